@@ -1,0 +1,232 @@
+"""Optimizer programs: immutable values, their types, their canonical text.
+
+A program is the paper's listing::
+
+    def train(w, g, m, v, lr):
+      m = interp(g, m, 0.9)
+      ...
+      return update, m, v
+
+``params`` are ``(weights, gradient, *states, lr)``; ``returns`` are ``(update, *states)``
+with the outgoing states in the order of the incoming ones. States start at zero. The caller
+applies ``w = w - update``.
+
+Every value has one of three types, ordered by how far they broadcast:
+``SCALAR`` (a number) < ``PER_ARRAY`` (one number per array of the parameter tree) < ``TREE``
+(shaped like the parameters). A binary function's result has the larger type of its operands.
+The update and the outgoing states are broadcast to ``TREE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from dsl import functions as fns
+
+
+class Type(enum.IntEnum):
+  SCALAR = 0
+  PER_ARRAY = 1
+  TREE = 2
+
+
+class ProgramError(ValueError):
+  """An invalid program, with where it is: ``FILE:LINE:COL: message``."""
+
+  def __init__(self, message: str, line: int | None = None, col: int | None = None,
+               filename: str | None = None, statement: int | None = None):
+    super().__init__(message)
+    self.message = message
+    self.line = line
+    self.col = col
+    self.filename = filename
+    self.statement = statement  # index into Program.statements, when the error is in one
+
+  def located(self, filename: str | None = None, line: int | None = None,
+              col: int | None = None) -> "ProgramError":
+    return ProgramError(self.message, self.line if line is None else line,
+                        self.col if col is None else col,
+                        self.filename if filename is None else filename, self.statement)
+
+  def __str__(self) -> str:
+    where = [str(x) for x in (self.filename, self.line, self.col) if x is not None]
+    return ":".join(where + [" " + self.message]) if where else self.message
+
+
+Arg = str | float  # a variable name or a constant
+
+
+@dataclasses.dataclass(frozen=True)
+class Statement:
+  """``target = function(*args)``; ``function`` is the canonical name."""
+  target: str
+  function: str
+  args: tuple[Arg, ...]
+
+  def __post_init__(self):
+    object.__setattr__(self, "args", tuple(
+        float(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a
+        for a in self.args))
+
+  @property
+  def reads(self) -> tuple[str, ...]:
+    return tuple(a for a in self.args if isinstance(a, str))
+
+  def to_text(self) -> str:
+    function = fns.BY_NAME[self.function]
+    args = [format_constant(a) if isinstance(a, float) else a for a in self.args]
+    if function.symbol:
+      return f"{self.target} = {args[0]} {function.symbol} {args[1]}"
+    return f"{self.target} = {self.function}({', '.join(args)})"
+
+
+def format_constant(value: float) -> str:
+  """Shortest text that parses back to the same float (``repr``)."""
+  return repr(float(value))
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+  params: tuple[str, ...]
+  statements: tuple[Statement, ...]
+  returns: tuple[str, ...]
+  # Source line of each statement (for error messages and reports); not part of the value.
+  lines: tuple[int, ...] | None = dataclasses.field(default=None, compare=False, repr=False)
+
+  @property
+  def weights(self) -> str:
+    return self.params[0]
+
+  @property
+  def gradient(self) -> str:
+    return self.params[1]
+
+  @property
+  def lr(self) -> str:
+    return self.params[-1]
+
+  @property
+  def states(self) -> tuple[str, ...]:
+    return self.params[2:-1]
+
+  @property
+  def num_states(self) -> int:
+    return len(self.params) - 3
+
+  def line_of(self, index: int) -> int:
+    """Source line of statement ``index`` (its canonical line when parsed from elsewhere)."""
+    if self.lines is not None and index < len(self.lines):
+      return self.lines[index]
+    return index + 2
+
+  def replace(self, **changes) -> "Program":
+    changes.setdefault("lines", None)
+    return dataclasses.replace(self, **changes)
+
+  def to_text(self) -> str:
+    body = [f"def train({', '.join(self.params)}):"]
+    body += [f"  {s.to_text()}" for s in self.statements]
+    body.append(f"  return {', '.join(self.returns)}")
+    return "\n".join(body) + "\n"
+
+  def __str__(self) -> str:
+    return self.to_text()
+
+
+def param_types(program: Program) -> dict[str, Type]:
+  types = {name: Type.TREE for name in program.params}
+  types[program.lr] = Type.SCALAR
+  return types
+
+
+def result_type(function: fns.Function, arg_types: tuple[Type, ...]) -> Type:
+  """The type ``function`` returns for arguments of ``arg_types`` (already checked)."""
+  kind = function.kind
+  if kind == fns.CONSTANT or kind == fns.GLOBAL:
+    return Type.SCALAR
+  if kind == fns.GLOBAL_SCALE:
+    return arg_types[0]
+  widest = max(arg_types)
+  if kind == fns.PER_ARRAY and widest == Type.TREE:
+    return Type.PER_ARRAY
+  return widest
+
+
+def infer_types(program: Program) -> tuple[Type, ...]:
+  """Abstract execution over types: the type of each statement's result.
+
+  Raises ``ProgramError`` (with the statement's line) for the first statement that would
+  fail at run time: an unknown function, a wrong number of arguments, an undefined variable,
+  a tree where a scalar is required; or for a malformed signature or return.
+  """
+  check_signature(program)
+  env = param_types(program)
+  out = []
+  for index, statement in enumerate(program.statements):
+    out.append(statement_type(statement, env, program, index))
+    env[statement.target] = out[-1]
+  for name in program.returns:
+    if name not in env:
+      raise ProgramError(f"return of undefined variable '{name}'",
+                         line=program.line_of(len(program.statements)))
+  return tuple(out)
+
+
+def statement_type(statement: Statement, env: dict[str, Type], program: Program | None = None,
+                   index: int = 0) -> Type:
+  def fail(message):
+    line = program.line_of(index) if program is not None else None
+    return ProgramError(message, line=line, statement=index)
+
+  function = fns.BY_NAME.get(statement.function)
+  if function is None:
+    raise fail(f"unknown function '{statement.function}'")
+  if len(statement.args) != function.arity:
+    raise fail(f"'{statement.function}' takes {function.arity} argument"
+               f"{'' if function.arity == 1 else 's'}, got {len(statement.args)}")
+  arg_types = []
+  for position, arg in enumerate(statement.args):
+    if isinstance(arg, str):
+      if arg not in env:
+        raise fail(f"undefined variable '{arg}'")
+      arg_type = env[arg]
+    else:
+      arg_type = Type.SCALAR
+    if position in function.scalar_args and arg_type != Type.SCALAR:
+      raise fail(f"argument {position + 1} of '{statement.function}' must be a scalar, "
+                 f"'{arg}' is {arg_type.name.lower()}")
+    arg_types.append(arg_type)
+  return result_type(function, tuple(arg_types))
+
+
+def check_params(params: tuple[str, ...]) -> None:
+  if not 3 <= len(params) <= 7:
+    raise ProgramError(f"train takes (weights, gradient, 0 to 4 states, lr): got {len(params)} "
+                       "parameters", line=1)
+  if len(set(params)) != len(params):
+    raise ProgramError("duplicate parameter name", line=1)
+
+
+def check_signature(program: Program) -> None:
+  check_params(program.params)
+  if len(program.returns) != 1 + program.num_states:
+    raise ProgramError(
+        f"return must give the update and the {program.num_states} state"
+        f"{'' if program.num_states == 1 else 's'} ({', '.join(program.states) or 'none'}): "
+        f"got {len(program.returns)} value{'' if len(program.returns) == 1 else 's'}",
+        line=program.line_of(len(program.statements)))
+
+
+def check(program: Program) -> Program:
+  """Type-checks ``program`` and returns it; raises ``ProgramError`` if it is invalid."""
+  infer_types(program)
+  return program
+
+
+def is_valid(program: Program) -> bool:
+  try:
+    infer_types(program)
+  except ProgramError:
+    return False
+  return True

@@ -1,0 +1,1 @@
+"""optsearch: meta_validation."""
