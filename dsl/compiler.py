@@ -80,7 +80,10 @@ def compile(program: Program) -> Callable:  # pylint: disable=redefined-builtin
           args.append(env[arg])
           arg_types.append(types[arg])
         else:
-          args.append(jnp.asarray(arg, jnp.float32))
+          # A Python float stays weakly typed: arithmetic on constants alone (``1 - a`` in
+          # ``interp``) runs in double precision and is rounded once where it meets an array,
+          # so ``interp(g2, v, 0.999)`` weighs ``g2`` by 0.001, not by 1 - float32(0.999).
+          args.append(arg)
           arg_types.append(Type.SCALAR)
       env[statement.target] = apply(function, args, arg_types, treedef)
       types[statement.target] = out_type

@@ -10,7 +10,8 @@ import ast
 import builtins
 
 from dsl import functions as fns
-from dsl.program import Program, ProgramError, Statement, check, check_params
+from dsl.program import (Program, ProgramError, Statement, check, check_params, param_types,
+                         statement_type)
 
 _PYTHON_BUILTINS = frozenset(dir(builtins))
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -58,7 +59,7 @@ def parse(text: str, filename: str | None = None) -> Program:
     raise ProgramError("no 'def train(...)' found", 1, 1, filename)
   function = body[0]
   if not isinstance(function, ast.FunctionDef):
-    raise _unsupported(function, filename) if not isinstance(function, ast.Expr) else _error(
+    raise _unsupported(function, filename) if type(function) in _NODE_NAMES else _error(
         "expected 'def train(w, g, <states...>, lr):'", function, filename)
   if len(body) > 1:
     raise _error("only one function definition is allowed per program", body[1], filename)
@@ -86,9 +87,34 @@ def parse(text: str, filename: str | None = None) -> Program:
     check(program)
   except ProgramError as e:
     node = function.body[len(statements) if e.statement is None else e.statement]
+    node = _culprit(program, e.statement, node)
     raise ProgramError(e.message, node.lineno, node.col_offset + 1, filename,
                        e.statement) from None
   return program
+
+
+def _culprit(program: Program, index: int | None, node: ast.stmt) -> ast.AST:
+  """The argument (or returned name) of ``node`` that made the type check fail, so that the
+  error's column points at it; ``node`` itself when no single argument is to blame."""
+  env = param_types(program)
+  if index is None:  # the return: the first name that is not defined
+    env.update((s.target, None) for s in program.statements)
+    value = getattr(node, "value", None)
+    items = value.elts if isinstance(value, ast.Tuple) else [value]
+    names = [i for i, name in enumerate(program.returns) if name not in env]
+    return items[names[0]] if names and len(items) == len(program.returns) else node
+  for statement in program.statements[:index]:  # all valid: the first error is at ``index``
+    env[statement.target] = statement_type(statement, env)
+  statement = program.statements[index]
+  value = node.value
+  items = [value.left, value.right] if isinstance(value, ast.BinOp) else value.args
+  for position in range(len(statement.args)):
+    alone = tuple(a if i == position else 0.0 for i, a in enumerate(statement.args))
+    try:
+      statement_type(Statement(statement.target, statement.function, alone), env)
+    except ProgramError:
+      return items[position]
+  return node
 
 
 def _parse_params(function: ast.FunctionDef, filename: str | None) -> list[str]:
@@ -148,6 +174,8 @@ def _parse_statement(node: ast.stmt, filename: str | None) -> Statement:
       raise _error(f"'{name}' takes {function.arity} argument"
                    f"{'' if function.arity == 1 else 's'}, got {len(args)}", value, filename)
     return Statement(target, function.name, args)
+  if isinstance(value, ast.Constant) and isinstance(value.value, (str, bytes, bool)):
+    raise _unsupported(value, filename)
   if isinstance(value, (ast.Name, ast.Constant, ast.UnaryOp)):
     raise _error("a statement must call a function or apply + - * /: "
                  f"'{ast.unparse(value)}' alone is not allowed", value, filename)
