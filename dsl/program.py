@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import NamedTuple
 
 from dsl import functions as fns
 
@@ -82,8 +83,12 @@ class Statement:
 
 
 def format_constant(value: float) -> str:
-  """Shortest text that parses back to the same float (``repr``)."""
-  return repr(float(value))
+  """Shortest text that parses back to the same float (``repr``; infinities as ``1e999``,
+  which Python reads as inf, where ``repr`` would write the variable name ``inf``)."""
+  value = float(value)
+  if abs(value) == float("inf"):
+    return "1e999" if value > 0 else "-1e999"
+  return repr(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,17 +165,100 @@ def infer_types(program: Program) -> tuple[Type, ...]:
   fail at run time: an unknown function, a wrong number of arguments, an undefined variable,
   a tree where a scalar is required; or for a malformed signature or return.
   """
+  return abstract_execution(program).types
+
+
+# A reference to a value during abstract execution: a statement index (>= 0), a parameter
+# (``param_ref(i) = -1 - i`` for ``params[i]``), or a constant (the float itself).
+Ref = int | float
+
+
+def param_ref(index: int) -> int:
+  """The reference to ``program.params[index]`` (negative, so it never meets a statement's)."""
+  return -1 - index
+
+
+def param_of(ref: int) -> int:
+  """The parameter index a negative reference stands for (inverse of ``param_ref``)."""
+  return -1 - ref
+
+
+class AbstractExecution(NamedTuple):  # a NamedTuple: built once per analysed program, cheaply
+  """What abstract execution over types finds in a valid program.
+
+  ``types[i]`` is the type of statement ``i``'s result; ``sources[i][k]`` what its ``k``-th
+  argument refers to (a ``Ref``: the statement that last assigned the variable, a parameter,
+  or a constant); ``outputs[k]`` what the ``k``-th returned name refers to.
+  """
+  types: tuple[Type, ...]
+  sources: tuple[tuple[Ref, ...], ...]
+  outputs: tuple[int, ...]
+
+
+_SCALAR = Type.SCALAR
+_TREE = Type.TREE
+
+
+def abstract_execution(program: Program) -> AbstractExecution:
+  """Runs ``program`` over abstract values (a type and a reference, no arrays).
+
+  One pass gives validity (the errors of ``infer_types``), each statement's type, and its
+  def-use links (the dependency graph the analysis of ``dsl.analysis`` works on). The loop
+  below only detects an error; ``statement_type`` then raises it with its message, so the
+  messages live in one place.
+  """
   check_signature(program)
-  env = param_types(program)
-  out = []
+  env: dict[str, tuple[Type, Ref]] = {name: (_TREE, param_ref(i))
+                                      for i, name in enumerate(program.params)}
+  env[program.lr] = (_SCALAR, param_ref(len(program.params) - 1))
+  by_name = fns.BY_NAME  # looked up every time: rows may be added at run time
+  types: list[Type] = []
+  sources: list[tuple[Ref, ...]] = []
   for index, statement in enumerate(program.statements):
-    out.append(statement_type(statement, env, program, index))
-    env[statement.target] = out[-1]
+    args = statement.args
+    function = by_name.get(statement.function)
+    ok = function is not None and len(args) == function.arity
+    if ok:
+      scalar_args, kind = function.scalar_args, function.kind
+      widest = _SCALAR
+      refs = []
+      for arg in args:
+        if arg.__class__ is str:
+          entry = env.get(arg)
+          if entry is None:
+            ok = False
+            break
+          if entry[0] > widest:
+            widest = entry[0]
+          refs.append(entry[1])
+        else:
+          refs.append(arg)
+      if ok and scalar_args:
+        ok = all(args[p].__class__ is not str or env[args[p]][0] is _SCALAR for p in scalar_args)
+    if not ok:
+      statement_type(statement, {name: entry[0] for name, entry in env.items()}, program, index)
+      raise AssertionError(f"abstract execution rejected a statement that statement_type "
+                           f"accepts: {statement.to_text()}")
+    if kind == fns.ELEMENTWISE:
+      out = widest
+    elif kind == fns.CONSTANT or kind == fns.GLOBAL:
+      out = _SCALAR
+    elif kind == fns.GLOBAL_SCALE:
+      out = env[args[0]][0] if args[0].__class__ is str else _SCALAR
+    else:
+      out = result_type(function, tuple(env[a][0] if a.__class__ is str else _SCALAR
+                                        for a in args))
+    types.append(out)
+    sources.append(tuple(refs))
+    env[statement.target] = (out, index)
+  outputs = []
   for name in program.returns:
-    if name not in env:
+    entry = env.get(name)
+    if entry is None:
       raise ProgramError(f"return of undefined variable '{name}'",
                          line=program.line_of(len(program.statements)))
-  return tuple(out)
+    outputs.append(entry[1])
+  return AbstractExecution(tuple(types), tuple(sources), tuple(outputs))
 
 
 def statement_type(statement: Statement, env: dict[str, Type], program: Program | None = None,
