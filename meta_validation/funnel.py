@@ -1,0 +1,291 @@
+"""Funnel selection (Chen et al., 2023, Section 2.3): the top-K programs of a search through
+ever larger meta-validation tasks, keeping only those that beat tuned AdamW.
+
+  python -m meta_validation.funnel runs/<name> [--top-k 10] [--seeds 3]
+                                   [--task-10x NAME] [--task-100x NAME]
+
+1. Candidates: the K best unique programs of ``runs/<name>/events.jsonl`` by proxy fitness
+   (status ``ok``; one per cache key, i.e. per distinct program; the text is in the log).
+2. On the 10x task (default ``<proxy family>_10x``): AdamW and Lion are tuned over their
+   learning-rate x weight-decay grids (``meta_validation.tuning``) on the tuning seed; the
+   candidates and the two tuned baselines are then scored on seeds ``0 .. N-1``.
+   A candidate is *promoted* when its seed-mean metric is below tuned AdamW's.
+3. The promoted candidates go through the same on the 100x task; those that beat tuned AdamW
+   there *survive*.
+
+Output in ``runs/<name>/funnel/`` (each file written atomically): ``funnel.csv`` and
+``funnel.md`` (per program: proxy fitness, 10x and 100x metric mean and std over seeds,
+``log(AdamW / metric)`` at each stage, promoted/survived; tuned AdamW and Lion as rows),
+``funnel.json`` (everything) and ``survivors/rank_NN_id_M.py`` (the surviving programs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+import math
+import pathlib
+import sys
+from typing import Sequence
+
+import numpy as np
+import yaml
+
+import dsl
+import proxy_tasks
+from dsl.program import Program
+from meta_validation import tasks as meta_tasks
+from meta_validation import tuning
+from search.run_folder import atomic_write, read_jsonl
+
+STAGES = ("10x", "100x")
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+  """A program of the search: its event id, cache key, proxy fitness and program."""
+  id: int
+  key: str
+  fitness: float
+  program: Program
+
+
+def read_candidates(run_dir: pathlib.Path, top_k: int) -> list[Candidate]:
+  """The ``top_k`` best unique programs of a run folder by proxy fitness (best first)."""
+  events_path = run_dir / "events.jsonl"
+  if not events_path.exists():
+    raise FileNotFoundError(f"{events_path}: no such file (not a search run folder?)")
+  best: dict[str, Candidate] = {}
+  for number, event in enumerate(read_jsonl(events_path), 1):
+    fitness = event.get("fitness")
+    if event.get("status") not in ("ok", "cached") or fitness is None:
+      continue
+    if not math.isfinite(float(fitness)) or "program" not in event:
+      continue
+    key = event.get("key") or event["program"]
+    if key in best and best[key].fitness >= float(fitness):
+      continue
+    try:
+      program = dsl.parse(event["program"], filename=f"{events_path}:{number}")
+    except dsl.ProgramError as error:
+      raise ValueError(f"{events_path}:{number}: program of event {event.get('id')} does not "
+                       f"parse ({error})") from None
+    best[key] = Candidate(int(event.get("id", number)), key, float(fitness), program)
+  ranked = sorted(best.values(), key=lambda c: (-c.fitness, c.id))
+  return ranked[:top_k]
+
+
+def proxy_task_of(run_dir: pathlib.Path) -> str:
+  """The proxy task name in ``config.yaml`` (``task: {name: ...}``)."""
+  path = run_dir / "config.yaml"
+  if not path.exists():
+    raise FileNotFoundError(f"{path}: no such file (not a search run folder?)")
+  config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+  task = config.get("task")
+  name = task.get("name") if isinstance(task, dict) else task
+  if not isinstance(name, str):
+    raise ValueError(f"{path}: key 'task.name': expected a task name, got {name!r}")
+  return name
+
+
+def _stats(metrics: np.ndarray) -> tuple[float, float]:
+  if not np.all(np.isfinite(metrics)):
+    return math.nan, math.nan
+  return float(np.mean(metrics)), float(np.std(metrics))
+
+
+def _log_ratio(adamw: float, metric: float) -> float:
+  if not (math.isfinite(adamw) and math.isfinite(metric)) or adamw <= 0 or metric <= 0:
+    return math.nan
+  return math.log(adamw / metric)
+
+
+def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
+              tune_seed: int = 0, **overrides) -> dict:
+  """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
+
+  Returns ``{"task", "baselines": {name: {"hyperparameters", "mean", "std", "metrics"}},
+  "programs": [{"mean", "std", "metrics", "vs_adamw", "beats_adamw"}]}``.
+  """
+  tuned = tuning.tune(task_name, {name: tuning.grid(name) for name in tuning.BASELINES},
+                      tune_seed, **overrides)
+  everything = [tuned[name].best.program for name in tuning.BASELINES] + list(programs)
+  metrics = tuning.score_per_seed(task_name, everything, seeds, **overrides)
+  stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed, "baselines": {},
+           "programs": []}
+  for row, name in enumerate(tuning.BASELINES):
+    mean, std = _stats(metrics[row])
+    stage["baselines"][name] = {"hyperparameters": tuned[name].best.hyperparameters,
+                                "mean": mean, "std": std, "metrics": metrics[row].tolist()}
+  adamw = stage["baselines"]["adamw"]["mean"]
+  for row in metrics[len(tuning.BASELINES):]:
+    mean, std = _stats(row)
+    stage["programs"].append({"mean": mean, "std": std, "metrics": row.tolist(),
+                              "vs_adamw": _log_ratio(adamw, mean),
+                              "beats_adamw": bool(math.isfinite(mean) and mean < adamw)})
+  return stage
+
+
+def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: int = 0,
+           tasks: dict[str, str] | None = None, log=print) -> dict:
+  """Runs the funnel on a run folder and writes ``run_dir/funnel/``; returns the record."""
+  run_dir = pathlib.Path(run_dir)
+  if tasks is None:
+    proxy = proxy_task_of(run_dir)
+    tasks = {stage: meta_tasks.scaled_name(proxy, stage) for stage in STAGES}
+  for stage, name in tasks.items():
+    if name not in proxy_tasks.names():
+      raise KeyError(f"{stage} task '{name}' is not registered; known: "
+                     f"{', '.join(proxy_tasks.names())}")
+  candidates = read_candidates(run_dir, top_k)
+  if not candidates:
+    raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program")
+  seed_list = tuple(range(seeds))
+  record = {"run": str(run_dir), "top_k": top_k, "tasks": tasks, "stages": {},
+            "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
+                            "program": c.program.to_text()} for c in candidates]}
+  alive = list(range(len(candidates)))
+  for stage in STAGES:
+    if not alive:
+      log(f"{stage}: no candidate left; skipped")
+      break
+    log(f"{stage}: {len(alive)} program(s) on {tasks[stage]}, {seeds} seed(s)")
+    result = run_stage(tasks[stage], [candidates[i].program for i in alive], seed_list,
+                       tune_seed)
+    result["candidates"] = alive
+    record["stages"][stage] = result
+    alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]
+  record["survivors"] = alive if STAGES[-1] in record["stages"] else []
+  write(run_dir / "funnel", record, candidates)
+  return record
+
+
+def table_rows(record: dict) -> list[dict]:
+  """One dict per table row: the tuned baselines of each stage, then every candidate."""
+  rows = []
+  for name in tuning.BASELINES:
+    row = {"program": name, "id": "", "proxy_fitness": ""}
+    for stage in STAGES:
+      result = record["stages"].get(stage)
+      base = result["baselines"][name] if result else None
+      adamw = result["baselines"]["adamw"]["mean"] if result else math.nan
+      row.update(_stage_columns(stage, base, adamw, tuned=base["hyperparameters"] if base else
+                                None))
+    row["status"] = "tuned baseline"
+    rows.append(row)
+  for index, candidate in enumerate(record["candidates"]):
+    row = {"program": f"rank {index + 1}", "id": candidate["id"],
+           "proxy_fitness": f"{candidate['proxy_fitness']:.4f}"}
+    status = "dropped at 10x"
+    for stage in STAGES:
+      result = record["stages"].get(stage)
+      scored = None
+      if result and index in result["candidates"]:
+        scored = result["programs"][result["candidates"].index(index)]
+      adamw = result["baselines"]["adamw"]["mean"] if result else math.nan
+      row.update(_stage_columns(stage, scored, adamw))
+      if stage == "10x" and scored and scored["beats_adamw"]:
+        status = "promoted, dropped at 100x"
+    if index in record["survivors"]:
+      status = "survived"
+    row["status"] = status
+    rows.append(row)
+  return rows
+
+
+def _stage_columns(stage: str, scored: dict | None, adamw: float, tuned=None) -> dict:
+  if scored is None:
+    return {f"{stage}_metric": "", f"{stage}_vs_adamw": ""}
+  mean, std = scored["mean"], scored["std"]
+  text = f"{mean:.4f} ± {std:.4f}" if math.isfinite(mean) else "failed"
+  if tuned:
+    text += " (" + ", ".join(f"{k}={v:g}" for k, v in tuned.items()) + ")"
+  vs = _log_ratio(adamw, mean)
+  return {f"{stage}_metric": text, f"{stage}_vs_adamw": f"{vs:+.4f}" if math.isfinite(vs)
+          else ""}
+
+
+COLUMNS = ("program", "id", "proxy_fitness", "10x_metric", "10x_vs_adamw", "100x_metric",
+           "100x_vs_adamw", "status")
+
+
+def markdown(record: dict) -> str:
+  tasks = record["tasks"]
+  seeds = len(next(iter(record["stages"].values()))["seeds"]) if record["stages"] else 0
+  lines = [f"Funnel of `{record['run']}`: top {len(record['candidates'])} by proxy fitness; "
+           f"10x = `{tasks['10x']}`, 100x = `{tasks['100x']}`; validation metric mean ± std "
+           f"over {seeds} seeds (lower is better); vs AdamW = log(tuned AdamW / metric).", "",
+           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+  for row in table_rows(record):
+    lines.append("| " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _json_safe(value):
+  if isinstance(value, float) and not math.isfinite(value):
+    return str(value)
+  if isinstance(value, dict):
+    return {k: _json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_json_safe(v) for v in value]
+  return value
+
+
+def write(folder: pathlib.Path, record: dict, candidates: list[Candidate]) -> None:
+  """``funnel.csv``, ``funnel.md``, ``funnel.json`` and ``survivors/*.py``, each atomically."""
+  (folder / "survivors").mkdir(parents=True, exist_ok=True)
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(table_rows(record))
+  atomic_write(folder / "funnel.csv", buffer.getvalue())
+  atomic_write(folder / "funnel.md", markdown(record))
+  atomic_write(folder / "funnel.json", json.dumps(_json_safe(record), indent=1))
+  for index in record["survivors"]:
+    candidate = candidates[index]
+    header = (f"# Funnel survivor: rank {index + 1} of run '{record['run']}' (program "
+              f"{candidate.id}, proxy fitness {candidate.fitness:.6g}); beat tuned AdamW on "
+              f"{record['tasks']['10x']} and {record['tasks']['100x']}.\n")
+    atomic_write(folder / "survivors" / f"rank_{index + 1:02d}_id_{candidate.id}.py",
+                 header + candidate.program.to_text())
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m meta_validation.funnel", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("run", type=pathlib.Path, help="run folder (runs/<name>)")
+  parser.add_argument("--top-k", type=int, default=10, help="candidates (default 10)")
+  parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per stage (3)")
+  parser.add_argument("--tune-seed", type=int, default=0, help="baselines' tuning seed (0)")
+  parser.add_argument("--task-10x", help="10x task (default <proxy family>_10x)")
+  parser.add_argument("--task-100x", help="100x task (default <proxy family>_100x)")
+  args = parser.parse_args(argv)
+  for flag, value in (("--top-k", args.top_k), ("--seeds", args.seeds)):
+    if value < 1:
+      print(f"{flag}: expected a positive integer, got {value}", file=sys.stderr)
+      return 2
+  try:
+    tasks = None
+    if args.task_10x or args.task_100x:
+      proxy = proxy_task_of(args.run)
+      tasks = {"10x": args.task_10x or meta_tasks.scaled_name(proxy, "10x"),
+               "100x": args.task_100x or meta_tasks.scaled_name(proxy, "100x")}
+    record = funnel(args.run, args.top_k, args.seeds, args.tune_seed, tasks,
+                    log=lambda m: print(m, file=sys.stderr, flush=True))
+  except (FileNotFoundError, ValueError) as error:
+    print(str(error), file=sys.stderr)
+    return 2
+  except KeyError as error:
+    print(error.args[0], file=sys.stderr)
+    return 2
+  print(markdown(record))
+  print(f"wrote {args.run / 'funnel'}: funnel.csv, funnel.md, funnel.json, "
+        f"{len(record['survivors'])} survivor(s)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

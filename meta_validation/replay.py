@@ -1,0 +1,241 @@
+"""Replay: any program against tuned AdamW and Lion on a meta-validation task.
+
+  python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--out DIR]
+
+1. Tuning, the same budget for each (``meta_validation.tuning``): AdamW and Lion over 4
+   learning rates x 3 weight decays, the program over 12 learning-rate multipliers; every
+   point scored on the tuning seed (``--tune-seed``, default 0).
+2. The best point of each trained on seeds ``0 .. N-1`` with learning curves
+   (``meta_validation.training``).
+3. A table: final validation metric (lower is better) mean +- std over the seeds,
+   ``log(AdamW / metric)`` (> 0: better than tuned AdamW), and the first evaluated step at
+   which the seed-mean curve reaches tuned AdamW's final metric ("-": never).
+
+Outputs (written atomically; never over the program file): ``<stem>.<task>.replay.json``
+(everything: task config, seeds, grids, curves), ``.replay.md`` (the table in Markdown) and
+``.replay.png`` (learning curves), next to the program or in ``--out``. Bad input (a missing
+file, an invalid program, an unknown task) is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import math
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+import dsl
+import proxy_tasks
+from meta_validation import tasks as meta_tasks
+from meta_validation import training
+from meta_validation import tuning
+from search.run_folder import atomic_write
+
+EVALS = 25
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One optimizer's line of the replay table."""
+  optimizer: str
+  hyperparameters: dict
+  curves: training.Curves
+  steps_to_adamw: int | None
+
+  @property
+  def mean(self) -> float:
+    return float(np.mean(self.curves.final))
+
+  @property
+  def std(self) -> float:
+    return float(np.std(self.curves.final))
+
+
+def _progress(quiet: bool):
+  from rich.console import Console  # pylint: disable=import-outside-toplevel
+  from rich.progress import (BarColumn, MofNCompleteColumn, Progress,  # pylint: disable=import-outside-toplevel
+                             TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+  return Progress(TextColumn("{task.description:28s}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), disable=quiet, transient=False)
+
+
+def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int = 0,
+           label: str = "program", quiet: bool = True, evals: int = EVALS,
+           **overrides) -> dict:
+  """Tunes and trains ``program``, AdamW and Lion on ``task_name``; the JSON record."""
+  start = time.perf_counter()
+  if label in tuning.BASELINES:  # a program named like a baseline keeps its own row
+    label = f"{label} (program)"
+  task = proxy_tasks.get(task_name, **overrides)
+  eval_seeds = tuple(range(seeds))
+  grids = {"adamw": tuning.grid("adamw"), "lion": tuning.grid("lion"),
+           label: tuning.grid(label, program)}
+  with _progress(quiet) as progress:
+    tuning_bar = progress.add_task(f"tuning on seed {tune_seed}",
+                                   total=sum(len(g) for g in grids.values()))
+    tuned = tuning.tune(task_name, grids, tune_seed,
+                        on_done=lambda n: progress.advance(tuning_bar, n), **overrides)
+    curves = {}
+    for name, result in tuned.items():
+      bar = progress.add_task(f"{name} x {seeds} seeds", total=task.config.steps)
+      curves[name] = training.train(
+          task, result.best.program, eval_seeds, evals,
+          on_chunk=lambda done, total, bar=bar: progress.update(bar, completed=done))
+  adamw_final = float(np.mean(curves["adamw"].final))
+  rows = [Row(name, tuned[name].best.hyperparameters, curves[name],
+              curves[name].steps_to_reach(adamw_final)) for name in grids]
+  return {
+      "task": dataclasses.asdict(task.config),
+      "metric": "validation metric, lower is better (proxy_tasks.tasks)",
+      "eval_seeds": list(eval_seeds), "tune_seed": tune_seed,
+      "program": program.to_text(), "label": label,
+      "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
+                "final_mean": _json_float(r.mean), "final_std": _json_float(r.std),
+                "final_per_seed": [_json_float(x) for x in r.curves.final],
+                "log_adamw_over_metric": _json_float(_vs_adamw(adamw_final, r.mean)),
+                "steps_to_adamw_final": r.steps_to_adamw,
+                "tuning": tuned[r.optimizer].to_json(),
+                "tuned_program": tuned[r.optimizer].best.program.to_text(),
+                "curves": r.curves.to_json()} for r in rows],
+      "seconds": round(time.perf_counter() - start, 1),
+  }
+
+
+def _vs_adamw(adamw: float, metric: float) -> float:
+  if not (math.isfinite(adamw) and math.isfinite(metric)) or adamw <= 0 or metric <= 0:
+    return math.nan
+  return math.log(adamw / metric)
+
+
+def _json_float(value) -> float | str:
+  value = float(value)
+  return value if math.isfinite(value) else str(value)
+
+
+def _float(value) -> float:
+  return float(value)  # JSON keeps non-finite floats as the strings "nan", "inf"
+
+
+def _hyper_text(hyperparameters: dict) -> str:
+  return ", ".join(f"{k}={v:g}" for k, v in hyperparameters.items())
+
+
+def markdown_table(record: dict) -> str:
+  """The replay table in Markdown (pasteable into a README)."""
+  config = record["task"]
+  lines = [f"Task `{config['name']}` ({config['steps']} steps), {len(record['eval_seeds'])} "
+           f"seeds, validation metric (lower is better), each optimizer tuned on "
+           f"{len(record['rows'][0]['tuning']['grid'])} grid points:",
+           "",
+           "| optimizer | tuned | final metric (mean ± std) | log(AdamW / metric) "
+           "| steps to AdamW's final |",
+           "|---|---|---|---|---|"]
+  for row in record["rows"]:
+    mean, std = _float(row["final_mean"]), _float(row["final_std"])
+    vs = _float(row["log_adamw_over_metric"])
+    reach = row["steps_to_adamw_final"]
+    lines.append(f"| {row['optimizer']} | {_hyper_text(row['hyperparameters'])} "
+                 f"| {mean:.4f} ± {std:.4f} | {vs:+.4f} | {'-' if reach is None else reach} |")
+  return "\n".join(lines) + "\n"
+
+
+def plot(record: dict) -> bytes:
+  """Learning curves (PNG bytes): validation metric (mean and spread over seeds) and
+  training loss, per optimizer."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
+  figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+  for row in record["rows"]:
+    curves = row["curves"]
+    steps = np.asarray(curves["eval_steps"])
+    label = f"{row['optimizer']} ({_hyper_text(row['hyperparameters'])})"
+    for axis, key in ((left, "val_metric"), (right, "train_loss_every_eval")):
+      values = np.asarray([[_float(x) for x in r] for r in curves[key]])
+      mean, std = values.mean(axis=0), values.std(axis=0)
+      axis.plot(steps, mean, label=label)
+      # Log axes: keep the band's lower edge positive.
+      axis.fill_between(steps, np.maximum(mean - std, mean * 0.1), mean + std, alpha=0.2)
+  for axis, title in ((left, "validation metric"), (right, "training loss")):
+    axis.set_xlabel("step")
+    axis.set_ylabel(title)
+    axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+  left.legend(fontsize=8)
+  figure.suptitle(f"replay on {record['task']['name']}: mean ± std over "
+                  f"{len(record['eval_seeds'])} seeds")
+  buffer = io.BytesIO()
+  figure.savefig(buffer, format="png", dpi=90)
+  plt.close(figure)
+  return buffer.getvalue()
+
+
+def output_paths(program_path: pathlib.Path, task_name: str,
+                 out: pathlib.Path | None) -> dict[str, pathlib.Path]:
+  folder = program_path.parent if out is None else out
+  stem = f"{program_path.stem}.{task_name}.replay"
+  return {suffix: folder / f"{stem}.{suffix}" for suffix in ("json", "md", "png")}
+
+
+def write(record: dict, paths: dict[str, pathlib.Path]) -> None:
+  """Writes the record, table and plot, each atomically."""
+  paths["json"].parent.mkdir(parents=True, exist_ok=True)
+  atomic_write(paths["json"], json.dumps(record, indent=1))
+  atomic_write(paths["md"], markdown_table(record))
+  atomic_write(paths["png"], plot(record))
+
+
+def _fail(message: str) -> int:
+  print(message, file=sys.stderr)
+  return 2
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m meta_validation.replay", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("program", type=pathlib.Path, help="program file (paper syntax)")
+  parser.add_argument("--task", default=meta_tasks.DEFAULT_REPLAY_TASK,
+                      help=f"task (default {meta_tasks.DEFAULT_REPLAY_TASK}); any of "
+                      "python -m meta_validation.tasks --list or proxy_tasks.names()")
+  parser.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..N-1 (3)")
+  parser.add_argument("--tune-seed", type=int, default=0, help="seed of the tuning runs (0)")
+  parser.add_argument("--steps", type=int, help="override the task's steps")
+  parser.add_argument("--out", type=pathlib.Path, help="output folder (default: the program's)")
+  parser.add_argument("--quiet", action="store_true", help="no progress display")
+  args = parser.parse_args(argv)
+  if not args.program.is_file():
+    return _fail(f"{args.program}: no such program file")
+  if args.task not in proxy_tasks.names():
+    return _fail(f"--task: unknown task '{args.task}'; expected one of "
+                 f"{', '.join(proxy_tasks.names())}")
+  if args.seeds < 1:
+    return _fail(f"--seeds: expected a positive integer, got {args.seeds}")
+  if args.steps is not None and args.steps < 1:
+    return _fail(f"--steps: expected a positive integer, got {args.steps}")
+  try:
+    program = dsl.parse_file(args.program)
+  except dsl.ProgramError as error:
+    return _fail(str(error))
+  except (OSError, UnicodeDecodeError) as error:
+    return _fail(f"{args.program}: cannot read the program ({error})")
+  paths = output_paths(args.program, args.task, args.out)
+  if any(p.resolve() == args.program.resolve() for p in paths.values()):
+    return _fail(f"{args.program}: an output would overwrite the program; pick --out")
+  overrides = {} if args.steps is None else {"steps": args.steps}
+  record = replay(program, args.task, args.seeds, args.tune_seed, label=args.program.stem,
+                  quiet=args.quiet, **overrides)
+  write(record, paths)
+  print(markdown_table(record))
+  print(f"wrote {paths['json']}, {paths['md']}, {paths['png']} ({record['seconds']} s)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

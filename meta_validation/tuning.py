@@ -1,0 +1,128 @@
+"""Equal-budget tuning: AdamW and Lion over a learning-rate x weight-decay grid, the program
+under test over a learning-rate multiplier grid of the same size.
+
+A comparison against untuned baselines flatters a found program (its constants were selected
+on the proxy); Chen et al. (2023) compare against tuned AdamW. Here every optimizer gets the
+same number of tuning runs:
+
+* AdamW and Lion: ``proxy_tasks.baselines.GRIDS`` (4 learning rates x 3 weight decays), made
+  by rewriting the built-in programs' constants (``proxy_tasks.baselines.with_hyperparameters``);
+* the program: ``LR_MULTIPLIERS`` (12 values, 10^(k/4 - 1.5) for k = 0..11, so 1 is one of
+  them), made by appending ``update = update * m`` to it: the update it returns is scaled by
+  ``m``, which is a learning-rate multiplier whatever the program's learning-rate constant is,
+  and needs no knowledge of its structure.
+
+Every grid point is scored by ``proxy_tasks.Evaluator`` (batched, the search's own scoring) on
+one tuning seed; the best point (lowest validation metric) of each optimizer is then run on
+the evaluation seeds by the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+import dsl
+import proxy_tasks
+from dsl.program import Program, Statement
+from proxy_tasks import baselines
+
+LR_MULTIPLIERS = tuple(float(f"{10 ** (k / 4 - 1.5):.4g}") for k in range(12))
+BASELINES = ("adamw", "lion")
+
+
+def scale_update(program: Program, multiplier: float) -> Program:
+  """``program`` with its returned update multiplied by ``multiplier`` (a last statement
+  ``update = update * multiplier``); the program itself when ``multiplier == 1``."""
+  if multiplier == 1.0:
+    return program
+  update = program.returns[0]
+  scaled = Statement(update, "*", (update, float(multiplier)))
+  return program.replace(statements=program.statements + (scaled,))
+
+
+@dataclasses.dataclass(frozen=True)
+class GridPoint:
+  """One tuning run: which optimizer, its hyperparameters, the program that encodes them."""
+  optimizer: str
+  hyperparameters: dict
+  program: Program
+
+
+def grid(optimizer: str, program: Program | None = None) -> list[GridPoint]:
+  """The tuning grid of ``optimizer`` (``adamw``, ``lion``, or any label with ``program``)."""
+  if optimizer in BASELINES and program is None:
+    base = dsl.library.load(optimizer)
+    spec = baselines.GRIDS[optimizer]
+    return [GridPoint(optimizer, {"lr": lr, "wd": wd},
+                      baselines.with_hyperparameters(base, lr=lr, wd=wd))
+            for lr in spec["lr"] for wd in spec["wd"]]
+  if program is None:
+    raise ValueError(f"grid: no program for optimizer '{optimizer}'")
+  return [GridPoint(optimizer, {"lr_multiplier": m}, scale_update(program, m))
+          for m in LR_MULTIPLIERS]
+
+
+def score_per_seed(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
+                   on_done: Callable[[int], None] | None = None,
+                   **overrides) -> np.ndarray:
+  """``[programs, seeds]`` validation metrics (lower is better; NaN for a failed run).
+
+  One ``proxy_tasks.Evaluator`` per seed, each scoring all programs in batches (it compiles
+  once per task and seed). ``on_done(n)`` is told after every batch of ``n`` runs.
+  """
+  programs = list(programs)
+  metrics = np.full((len(programs), len(seeds)), math.nan)
+  for column, seed in enumerate(seeds):
+    evaluator = proxy_tasks.Evaluator(proxy_tasks.get(task_name, seed=int(seed), **overrides),
+                                      normalize=False)
+    batch = evaluator.slots
+    for start in range(0, len(programs), batch):
+      chunk = programs[start:start + batch]
+      for offset, result in enumerate(evaluator.evaluate(chunk)):
+        metrics[start + offset, column] = result.metric if result.ok else math.nan
+      if on_done is not None:
+        on_done(len(chunk))
+  return metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuned:
+  """The best grid point of one optimizer and every point's metric (NaN: failed)."""
+  best: GridPoint
+  best_metric: float
+  points: tuple[GridPoint, ...]
+  metrics: tuple[float, ...]
+
+  def to_json(self) -> dict:
+    return {"best": self.best.hyperparameters,
+            "best_metric": _json_float(self.best_metric),
+            "grid": [dict(p.hyperparameters, metric=_json_float(m))
+                     for p, m in zip(self.points, self.metrics)]}
+
+
+def _json_float(value) -> float | str:
+  value = float(value)
+  return value if math.isfinite(value) else str(value)
+
+
+def tune(task_name: str, grids: dict[str, list[GridPoint]], seed: int = 0,
+         on_done: Callable[[int], None] | None = None, **overrides) -> dict[str, Tuned]:
+  """Scores every grid point on ``seed``; the best point of each optimizer.
+
+  An optimizer whose every point fails keeps its first point (metric NaN), so the caller still
+  reports it (as failed) rather than silently dropping it.
+  """
+  labels = [(name, point) for name, points in grids.items() for point in points]
+  metrics = score_per_seed(task_name, [p.program for _, p in labels], (seed,), on_done,
+                           **overrides)[:, 0]
+  tuned = {}
+  for name, points in grids.items():
+    values = [float(m) for (label, _), m in zip(labels, metrics) if label == name]
+    finite = [i for i, v in enumerate(values) if math.isfinite(v)]
+    best = min(finite, key=lambda i: values[i]) if finite else 0
+    tuned[name] = Tuned(points[best], values[best], tuple(points), tuple(values))
+  return tuned
