@@ -1,1 +1,13 @@
-"""optsearch: search."""
+"""optsearch: the search (regularized evolution on Ray, with restarts and resumable runs).
+
+Read in this order, following one program from config to ``runs/``:
+
+* ``search.config``: the YAML config, validated into dataclasses (located one-line errors);
+* ``search.evolution``: the population state and the pure steps (tournament, mutation via
+  ``search.mutation``, absorb with age-based removal, restarts, JSON checkpoints);
+* ``search.analysis``: the cache key, redundancy and pruning the search asks of ``dsl``;
+* ``search.workers``: Ray actors (or the driver itself) that score batches of programs;
+* ``search.run_folder``: events.jsonl, checkpoint, metrics.csv, programs/, progress.png;
+* ``search.driver``: the loop that ties them together, and resume;
+* ``search.run``: ``python -m search.run CONFIG``.
+"""

@@ -1,0 +1,75 @@
+"""Generation (tournament + mutation + abstract execution + cache key + redundancy) vs evaluation.
+
+The driver must make children at least 10x faster than the workers score them, or workers
+starve. Prints both rates, measured in this one process, and their ratio:
+
+    python benchmarks/generation_rate.py [--task mlp_digits] [--children 2000] [--programs 64]
+
+Generation runs ``search.evolution.generate`` on an AdamW-warm-started population of 1000 (the
+paper's settings), with the real fitness cache key (``dsl.FitnessCache.key``: semantic hash,
+then functional fingerprint on a memo miss) and ``dsl.redundant_statements``; children join with
+a cheap fake fitness so the population drifts as in a search. Evaluation is
+``proxy_tasks.Evaluator`` on the task's default settings, after a warm-up batch that compiles it
+(so it is the steady-state rate of one worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                      "intra_op_parallelism_threads=1")  # one XLA thread, as in a worker
+
+import dsl  # noqa: E402
+from search import analysis, evolution  # noqa: E402
+
+
+def generation_rate(children: int, population_size: int = 1000) -> tuple[float, list]:
+  cache = analysis.make_cache()
+  state = evolution.new_state(seed=0, population_size=population_size)
+  adamw = dsl.library.load("adamw")
+  evolution.start(state, evolution.Member(0, adamw, cache.key(adamw), 0.0), repeats=1)
+  made = []
+  for _ in range(50):  # warm up (first fingerprints compile their functions)
+    evolution.absorb(state, evolution.generate(state, cache.key,
+                                               redundant=analysis.redundant_fraction), 0.0)
+  start = time.perf_counter()
+  for _ in range(children):
+    child = evolution.generate(state, cache.key, redundant=analysis.redundant_fraction)
+    cache.get(child.key)
+    made.append(child.program)
+    # a cheap stand-in fitness: shorter programs win, so the population keeps changing
+    evolution.absorb(state, child, -abs(len(child.program.statements) - 9))
+  return children / (time.perf_counter() - start), made
+
+
+def evaluation_rate(task_name: str, programs: list) -> float:
+  import proxy_tasks  # pylint: disable=import-outside-toplevel
+  evaluator = proxy_tasks.Evaluator(proxy_tasks.get(task_name))
+  evaluator.evaluate(programs[:8])  # compiles
+  start = time.perf_counter()
+  evaluator.evaluate(programs)
+  return len(programs) / (time.perf_counter() - start)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--task", default="mlp_digits")
+  parser.add_argument("--children", type=int, default=2000)
+  parser.add_argument("--programs", type=int, default=64)
+  args = parser.parse_args()
+  generated, programs = generation_rate(args.children)
+  print(f"generation: {generated:9.1f} children/s  (tournament + mutation + types + cache key "
+        f"+ redundancy; P=1000)")
+  evaluated = evaluation_rate(args.task, programs[-args.programs:])
+  print(f"evaluation: {evaluated:9.1f} programs/s  ({args.task}, default settings, one process, "
+        "after compiling)")
+  print(f"ratio:      {generated / evaluated:9.1f}x  (needs >= 10x per worker)")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,345 @@
+"""The search loop: the driver that generates children, hands them to workers, and records.
+
+One program's way through a search::
+
+    config (search.config)  ->  run folder opened or resumed (search.run_folder)
+      -> child generated: tournament + one mutation + type check + cache key (search.evolution)
+      -> cache hit: joins at once with the cached fitness ("cached" event)
+         in flight already: waits for that result
+         otherwise: sent in a batch to a free worker (search.workers)
+      -> fitness back: joins its island, oldest leaves (evolution.absorb), one line appended
+         to events.jsonl, cache updated
+      -> every few seconds: metrics.csv row, display; every minute: checkpoint, programs/, plot.
+
+Resume: the checkpoint holds the state after the first ``state.events`` events; the events
+after it are replayed into the state (never scored again), the children that were in flight
+and never came back are sent again, and the cache is rebuilt from every scored event.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import signal
+import time
+from typing import Any, Callable
+
+import dsl
+from dsl.program import Program
+from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
+from search.evolution import Child, SearchState
+
+CHECKPOINT_FORMAT = 1
+PLOT_EVERY_S = 60.0
+# Cache hits can make a batch slow to fill (a converged population makes the same children);
+# after this many children without one to score the driver sends what it has.
+MAX_CHILDREN_PER_FILL = 10_000
+
+
+def load_initial_program(spec: str) -> Program:
+  """A built-in program name (``adamw``) or a path to a program file."""
+  if spec in dsl.library.names():
+    return dsl.library.load(spec)
+  return dsl.parse_file(spec)
+
+
+@dataclasses.dataclass
+class Snapshot:
+  """What the progress display and the summary show."""
+  elapsed_s: float
+  generated: int
+  scored: int
+  cached: int
+  failed: int
+  in_flight: int
+  workers: int
+  cache_hit_rate: float
+  best_fitness: float
+  median_fitness: float
+  redundant_fraction: float
+  programs_per_s: float
+  driver_busy: float
+  restarts: int
+  initial_fitness: float
+  max_programs: int
+
+
+class Search:
+  """One search run over a run folder and a pool of workers (``search.workers``)."""
+
+  def __init__(self, config: config_lib.SearchConfig, folder: run_folder_lib.RunFolder, pool,
+               cache: analysis.Cache | None = None,
+               on_progress: Callable[[Snapshot], None] | None = None,
+               log: Callable[[str], None] = lambda message: None,
+               clock: Callable[[], float] = time.monotonic):
+    self.config = config
+    self.folder = folder
+    self.pool = pool
+    self.cache = cache if cache is not None else analysis.make_cache()
+    self.on_progress = on_progress or (lambda snapshot: None)
+    self.log = log
+    self.clock = clock
+    self.state: SearchState = evolution.new_state(config.seed, config.evolution.population_size)
+    self.queue: collections.deque[Child] = collections.deque()  # to send (again)
+    self.waiting: dict[str, list[Child]] = {}  # cache key -> [the one in flight, its twins]
+    self.interrupted = False
+    self._elapsed_before = 0.0   # time spent in earlier sessions of this run
+    self._busy_before = 0.0
+    self._started = clock()
+    self._busy = 0.0
+    self._last_metrics = (self._started, 0, 0.0)  # (time, generated+scored, busy)
+    self._last_checkpoint = self._started
+    self._last_plot = -math.inf
+    self._snapshot_cache = None
+
+  # ---- time -------------------------------------------------------------------------------
+  @property
+  def elapsed(self) -> float:
+    return self._elapsed_before + self.clock() - self._started
+
+  # ---- opening and resuming -----------------------------------------------------------------
+  def open(self) -> None:
+    """Creates the run folder, or resumes it: checkpoint + replay of newer events."""
+    config, folder = self.config, self.folder
+    if not folder.exists():
+      initial = load_initial_program(config.initial_program)
+      folder.create(config_lib.to_yaml(config), initial.to_text())
+    checkpoint = folder.read_checkpoint()
+    if checkpoint is not None:
+      if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{folder.checkpoint_path}: unknown checkpoint format "
+                         f"{checkpoint.get('format')!r}")
+      self.state = evolution.from_json(checkpoint["state"])
+      self._elapsed_before = checkpoint["elapsed_s"]
+      self._busy_before = checkpoint["busy_s"]
+    events = folder.events()
+    for event in events:  # every scored program, so nothing is ever trained twice
+      if event["status"] != "cached":
+        self.cache.put(event["key"], _fitness(event["fitness"]))
+    replayed = 0
+    for event in events[self.state.events:]:
+      self._replay(event)
+      replayed += 1
+    folder.open_logs()
+    for child in sorted(self.state.pending.values(), key=lambda c: c.id):
+      if child.id == evolution.INITIAL_ID:
+        continue  # re-scored by _score_initial
+      self._route(child)
+    if checkpoint is not None or events:
+      self.log(f"resumed {folder.path}: {self.state.events - replayed} events from the "
+               f"checkpoint, {replayed} replayed, {len(self.queue)} in flight sent again")
+
+  def _replay(self, event: dict[str, Any]) -> None:
+    program = dsl.parse(event["program"])
+    fitness = _fitness(event["fitness"])
+    if event["id"] == evolution.INITIAL_ID:
+      self.state.pending.pop(evolution.INITIAL_ID, None)
+      member = evolution.Member(evolution.INITIAL_ID, program, event["key"], fitness,
+                                event.get("redundant"))
+      evolution.start(self.state, member, self.config.evolution.repeats)
+      return
+    child = self.state.pending.get(event["id"])
+    if child is None:  # made after the checkpoint
+      child = Child(event["id"], event["island"], event["parent"], event["mutation"], program,
+                    event["key"], event.get("redundant"))
+      self.state.generated += 1
+    self.state.next_id = max(self.state.next_id, child.id + 1)
+    evolution.absorb(self.state, child, fitness, self.config.evolution.restart_after,
+                     self.config.output.top_k, cached=event["status"] == "cached")
+
+  # ---- generating -------------------------------------------------------------------------
+  def _route(self, child: Child) -> Child | None:
+    """Resolves ``child`` from the cache, parks it behind an identical program in flight, or
+    returns it to be scored."""
+    fitness = self.cache.get(child.key)
+    if fitness is not None and not self.cache.needs_rescore(child.key):
+      self._join(child, {"fitness": fitness, "status": "cached", "seconds": 0.0}, None)
+      return None
+    if child.key in self.waiting:
+      self.waiting[child.key].append(child)
+      return None
+    self.waiting[child.key] = [child]
+    self.queue.append(child)
+    return child
+
+  def _generate(self) -> None:
+    evolution_config = self.config.evolution
+    child = evolution.generate(
+        self.state, self.cache.key, evolution_config.mutation_weights,
+        evolution_config.max_program_length, evolution_config.tournament_size,
+        analysis.redundant_fraction)
+    self._route(child)
+
+  def _generation_done(self) -> bool:
+    budget = self.config.budget
+    return (self.interrupted or self.state.generated >= budget.max_programs
+            or (budget.max_hours > 0 and self.elapsed >= budget.max_hours * 3600))
+
+  def _fill(self) -> None:
+    """Gives every free slot a batch: re-sent children first, then new ones."""
+    size = self.config.workers.batch_size
+    while self.pool.in_flight < self.pool.slots:
+      made = 0
+      while (len(self.queue) < size and not self._generation_done()
+             and made < MAX_CHILDREN_PER_FILL):
+        self._generate()
+        made += 1
+      if not self.queue:
+        return
+      batch = [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
+      self.pool.submit(batch)
+
+  # ---- results ----------------------------------------------------------------------------
+  def _join(self, child: Child, result: dict[str, Any], worker: str | None) -> None:
+    fitness = _fitness(result["fitness"])
+    cached = result["status"] == "cached"
+    member = evolution.absorb(self.state, child, fitness, self.config.evolution.restart_after,
+                              self.config.output.top_k, cached=cached)
+    self.folder.append_event({
+        "seq": self.state.events, "id": child.id, "parent": child.parent,
+        "island": child.island, "mutation": child.mutation, "key": child.key,
+        "fitness": member.fitness, "status": result["status"], "seconds": result.get("seconds"),
+        "worker": worker, "metric": result.get("metric"), "normalized": result.get("normalized"),
+        "reason": result.get("reason") or "", "redundant": child.redundant,
+        "elapsed_s": round(self.elapsed, 3), "program": child.program.to_text()})
+
+  def _receive(self, completed) -> None:
+    for done in completed:
+      if done.results is None:  # the worker died: score the batch again, first
+        self.log(f"{done.worker} died ({done.error}); its {len(done.batch)} programs are "
+                 "sent again")
+        self.queue.extendleft(reversed(done.batch))
+        continue
+      for child, result in zip(done.batch, done.results):
+        self.cache.put(child.key, _fitness(result["fitness"]))
+        twins = self.waiting.pop(child.key, [child])
+        self._join(child, result, done.worker)
+        for twin in twins[1:]:
+          self._join(twin, {"fitness": result["fitness"], "status": "cached",
+                            "seconds": 0.0}, None)
+
+  def _score_initial(self) -> None:
+    """Scores the warm start (child 0) and fills every island with copies of it."""
+    program = load_initial_program(self.config.initial_program)
+    if self.folder.programs.joinpath("initial.py").exists():
+      program = dsl.parse_file(self.folder.programs / "initial.py")  # as the run started
+    child = Child(evolution.INITIAL_ID, 0, -1, "initial", program, self.cache.key(program),
+                  analysis.redundant_fraction(program))
+    self.state.pending[child.id] = child
+    while True:
+      self.pool.submit([child])
+      done = []
+      while not done:
+        done = self.pool.wait(1.0)
+        if self.interrupted:
+          return
+      if done[0].results is not None:
+        break
+      self.log(f"{done[0].worker} died scoring the initial program; trying again")
+    result = done[0].results[0]
+    self.state.pending.pop(child.id)
+    self.cache.put(child.key, _fitness(result["fitness"]))
+    member = evolution.Member(child.id, program, child.key, _fitness(result["fitness"]),
+                              child.redundant)
+    evolution.start(self.state, member, self.config.evolution.repeats)
+    self.folder.append_event({
+        "seq": self.state.events, "id": child.id, "parent": None, "island": None,
+        "mutation": "initial", "key": child.key, "fitness": member.fitness,
+        "status": result["status"], "seconds": result.get("seconds"), "worker": done[0].worker,
+        "metric": result.get("metric"), "normalized": result.get("normalized"),
+        "reason": result.get("reason") or "", "redundant": child.redundant,
+        "elapsed_s": round(self.elapsed, 3), "program": program.to_text()})
+    if not math.isfinite(member.fitness):
+      self.log(f"warning: the initial program failed on the task ({result['status']}: "
+               f"{result.get('reason')}); the search goes on from it")
+
+  # ---- recording ----------------------------------------------------------------------------
+  def snapshot(self) -> Snapshot:
+    now = self.clock()
+    stats = evolution.statistics(self.state)
+    time_before, count_before, busy_before = self._last_metrics
+    count = self.state.scored + self.state.cached
+    interval = now - time_before
+    state = self.state
+    resolved = state.cached + state.scored - 1 if state.initial is not None else 0
+    return Snapshot(
+        elapsed_s=self.elapsed, generated=state.generated, scored=state.scored,
+        cached=state.cached, failed=state.failed, in_flight=len(state.pending),
+        workers=getattr(self.pool, "workers", 1),
+        cache_hit_rate=state.cached / resolved if resolved > 0 else 0.0,
+        best_fitness=stats["best_fitness"], median_fitness=stats["median_fitness"],
+        redundant_fraction=stats["redundant_fraction"],
+        programs_per_s=(count - count_before) / interval if interval > 0 else 0.0,
+        driver_busy=(self._busy - busy_before) / interval if interval > 0 else 0.0,
+        restarts=state.restarts,
+        initial_fitness=state.initial.fitness if state.initial is not None else math.nan,
+        max_programs=self.config.budget.max_programs)
+
+  def _record_metrics(self) -> Snapshot:
+    snapshot = self.snapshot()
+    self.folder.append_metrics(dataclasses.asdict(snapshot))
+    self._last_metrics = (self.clock(), self.state.scored + self.state.cached, self._busy)
+    return snapshot
+
+  def checkpoint(self, plots: bool = False) -> None:
+    """Checkpoint (after fsyncing the events it covers), programs/, and maybe the plot."""
+    self.folder.write_checkpoint({
+        "format": CHECKPOINT_FORMAT, "elapsed_s": self.elapsed,
+        "busy_s": self._busy_before + self._busy, "state": evolution.to_json(self.state)})
+    self.folder.write_programs(
+        [(f, i, key, analysis.pruned(p).to_text()) for f, i, key, p in evolution.top(self.state)])
+    self._last_checkpoint = self.clock()
+    if plots or self.clock() - self._last_plot >= PLOT_EVERY_S:
+      self.folder.write_plots()
+      self._last_plot = self.clock()
+
+  # ---- the loop -----------------------------------------------------------------------------
+  def run(self) -> Snapshot:
+    """Runs (or resumes) the search until the budget is spent or it is interrupted."""
+    self.open()
+    output = self.config.output
+    try:
+      if self.state.initial is None:
+        self._score_initial()
+        if self.state.initial is None:  # interrupted while scoring it
+          return self.snapshot()
+        self.checkpoint()
+      self.on_progress(self.snapshot())
+      while not self.interrupted:
+        busy_from = self.clock()
+        self._fill()
+        if self.pool.in_flight == 0 and not self.queue:
+          break
+        self._busy += self.clock() - busy_from
+        completed = self.pool.wait(0.25)
+        busy_from = self.clock()
+        self._receive(completed)
+        now = self.clock()
+        if now - self._last_metrics[0] >= output.metrics_every_s:
+          self.on_progress(self._record_metrics())
+        if now - self._last_checkpoint >= output.checkpoint_every_s:
+          self.checkpoint()
+        self._busy += self.clock() - busy_from
+      summary = self._record_metrics()
+      self.checkpoint(plots=True)
+      return summary
+    finally:
+      self.folder.close()
+
+  def interrupt(self, *_: Any) -> None:
+    """Stops at the next step (a signal handler): checkpoints what is done; what is in flight
+    is sent again on resume."""
+    self.interrupted = True
+
+
+def install_signal_handlers(search: Search) -> None:
+  for number in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(number, search.interrupt)
+
+
+def _fitness(value: Any) -> float:
+  if value is None:
+    return -math.inf
+  value = float(value)
+  return value if math.isfinite(value) else -math.inf

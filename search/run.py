@@ -1,0 +1,130 @@
+"""``python -m search.run CONFIG``: run a search, or resume one.
+
+::
+
+    python -m search.run configs/quickstart.yaml                 # new run, or resumes runs/<name>
+    python -m search.run configs/lion_search.yaml --set evolution.population_size=100
+    python -m search.run --resume runs/quickstart                # after a crash or Ctrl-C
+    python -m search.run configs/lion_search.yaml --address auto # join a Ray cluster
+
+Running the same command again continues the run in ``runs/<name>/`` from its last checkpoint
+(a run's search settings cannot change; its budget, workers and output intervals can). Config
+mistakes are one line naming the file, line and key; the exit status is then 2. Ctrl-C (or
+SIGTERM) checkpoints and exits with status 130; the run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from dsl.program import ProgramError
+from search import config as config_lib
+from search import driver, progress, run_folder, workers
+
+
+class UsageError(Exception):
+  """Bad input on the command line or in the config: printed on one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n")[0])
+  parser.add_argument("config", nargs="?", help="the search's YAML config")
+  parser.add_argument("--set", dest="overrides", action="append", default=[],
+                      metavar="KEY=VALUE", help="override a config key (dotted), e.g. "
+                      "evolution.population_size=100; repeatable")
+  parser.add_argument("--resume", metavar="RUN_DIR", help="resume the run in RUN_DIR (its "
+                      "config.yaml is the config)")
+  parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else an "
+                      "embedded local Ray)")
+  parser.add_argument("--quiet", action="store_true", help="log lines instead of the live panel")
+  return parser
+
+
+def resolve(args: argparse.Namespace) -> tuple[config_lib.SearchConfig, run_folder.RunFolder]:
+  """The config and run folder the arguments ask for; raises ``UsageError``/``ConfigError``."""
+  overrides = list(args.overrides)
+  if args.address:
+    overrides.append(f"workers.address={args.address}")
+  if args.resume:
+    folder = run_folder.RunFolder(args.resume)
+    if not folder.exists():
+      raise UsageError(f"--resume {args.resume}: no run there (no config.yaml)")
+    old = config_lib.load(folder.config_path)
+    config = config_lib.load(folder.config_path, overrides)
+  else:
+    if not args.config:
+      raise UsageError("give a CONFIG file or --resume RUN_DIR")
+    config = config_lib.load(args.config, overrides)
+    folder = run_folder.RunFolder(pathlib.Path(config.output.runs_dir) / config.name)
+    if not folder.exists():
+      return config, folder
+    old = config_lib.load(folder.config_path)
+  changed = [d for d in config_lib.differences(old, config)
+             if not d[0].startswith(config_lib.RESUMABLE_CHANGES) and d[0] != "output.runs_dir"]
+  if changed:
+    key, before, after = changed[0]
+    raise UsageError(f"{folder.path} holds a run with {key}={before!r}, not {after!r}; only "
+                     f"{', '.join(config_lib.RESUMABLE_CHANGES)} may change on resume: choose "
+                     "another name (--set name=...) or resume it as it is")
+  if config_lib.differences(old, config):
+    run_folder.atomic_write(folder.config_path, config_lib.to_yaml(config))
+  return config, folder
+
+
+def _check_task(config: config_lib.SearchConfig) -> None:
+  """Fails early (exit 2) on an unknown task or program, before any worker starts."""
+  try:
+    driver.load_initial_program(config.initial_program)
+  except (ProgramError, OSError) as e:
+    raise UsageError(f"initial_program: {e}") from None
+  if config.task.evaluator:
+    return
+  import proxy_tasks  # pylint: disable=import-outside-toplevel
+  try:
+    proxy_tasks.get_config(config.task.name, **{k: v for k, v in config.task.overrides.items()
+                                               if k != "seed"})
+  except (KeyError, TypeError, ValueError) as e:
+    message = e.args[0] if e.args else str(e)
+    raise UsageError(f"task: {message}") from None
+
+
+def make_pool(config: config_lib.SearchConfig):
+  task, pool = config.task, config.workers
+  if pool.backend == "local":
+    return workers.LocalPool(workers.build_evaluator(task.name, task.overrides, task.evaluator))
+  return workers.RayPool(task.name, task.overrides, task.evaluator, pool.num_workers,
+                         pool.batches_per_worker, pool.max_restarts, pool.address)
+
+
+def main(argv: list[str] | None = None) -> int:
+  args = _parser().parse_args(argv)
+  try:
+    config, folder = resolve(args)
+    _check_task(config)
+  except (UsageError, config_lib.ConfigError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  display = (progress.LogProgress() if args.quiet or not sys.stderr.isatty()
+             else progress.LiveProgress(f"optsearch: {folder.path}"))
+  pool = None
+  try:
+    pool = make_pool(config)
+    search = driver.Search(config, folder, pool, on_progress=display, log=display.log)
+    driver.install_signal_handlers(search)
+    summary = search.run()
+  finally:
+    display.close()
+    if pool is not None:
+      pool.close()
+  print(progress.summary(summary, str(folder.path)))
+  if search.interrupted:
+    print(f"interrupted: resume with  python -m search.run --resume {folder.path}",
+          file=sys.stderr)
+    return 130
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,223 @@
+"""Workers that score programs: Ray actors (``RayPool``) or the driver itself (``LocalPool``).
+
+A worker builds its task's evaluator ONCE (``proxy_tasks.Evaluator``: compiling the task and
+loading its data is the expensive part) and then scores batches of programs sent as text.
+The driver talks to either pool through the same three calls:
+
+* ``pool.slots``: how many batches it may keep in flight;
+* ``pool.submit(batch)``: a list of ``evolution.Child``;
+* ``pool.wait(timeout)``: the batches finished since the last call, each a ``Completed`` whose
+  ``results`` is None if the worker died while scoring it (the driver sends it again).
+
+``RayPool`` is asynchronous and steady state: the driver hands a batch to whichever actor is
+free (``ray.wait``) and never waits for the slowest. An actor that dies is restarted by Ray
+(``max_restarts``); one that has died more often than that is dropped from the pool.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import importlib
+import math
+import os
+import pathlib
+import socket
+from typing import Any, Mapping, Sequence
+
+from search.evolution import Child
+
+# One XLA thread per actor: actors are the unit of parallelism, one per CPU.
+SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+@dataclasses.dataclass
+class Completed:
+  """A batch back from a worker: one result record per child, or None if the worker died."""
+  batch: list[Child]
+  results: list[dict[str, Any]] | None
+  worker: str
+  error: str = ""
+
+
+def build_evaluator(name: str, overrides: Mapping[str, Any] | None = None, evaluator: str = ""):
+  """The evaluator of task ``name``: ``proxy_tasks.Evaluator(proxy_tasks.get(name, **o))``,
+  or ``module:callable`` (``evaluator``) called as ``callable(name, **overrides)``."""
+  overrides = dict(overrides or {})
+  if evaluator:
+    module_name, attribute = evaluator.split(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    return factory(name, **overrides)
+  import proxy_tasks  # pylint: disable=import-outside-toplevel
+  return proxy_tasks.Evaluator(proxy_tasks.get(name, **overrides))
+
+
+def result_record(result: Any) -> dict[str, Any]:
+  """A ``proxy_tasks.Result`` (or any object or mapping with its fields) as plain data."""
+  get = result.get if isinstance(result, Mapping) else lambda k, d=None: getattr(result, k, d)
+  fitness = get("fitness")
+  fitness = float(fitness) if fitness is not None else -math.inf
+  if math.isnan(fitness):
+    fitness = -math.inf
+  return {"fitness": fitness, "status": str(get("status", "ok")), "seconds": get("seconds"),
+          "metric": get("metric"), "normalized": get("normalized"), "reason": get("reason", "")}
+
+
+def score(evaluator, batch: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
+  """Scores ``(id, program text)`` pairs; the text is parsed (never executed)."""
+  import dsl  # pylint: disable=import-outside-toplevel
+  results = evaluator.evaluate([dsl.parse(text) for _, text in batch])
+  if len(results) != len(batch):
+    raise RuntimeError(f"the evaluator returned {len(results)} results for {len(batch)} programs")
+  return [result_record(r) for r in results]
+
+
+def _payload(batch: Sequence[Child]) -> list[tuple[int, str]]:
+  return [(child.id, child.program.to_text()) for child in batch]
+
+
+class LocalPool:
+  """Scores in the driver process, one batch at a time, in the order submitted (no Ray)."""
+
+  def __init__(self, evaluator, slots: int = 1, name: str = "local"):
+    self.evaluator = evaluator
+    self.slots = slots
+    self.name = name
+    self._queue: collections.deque = collections.deque()
+
+  @property
+  def workers(self) -> int:
+    return 1
+
+  @property
+  def in_flight(self) -> int:
+    return len(self._queue)
+
+  def submit(self, batch: list[Child]) -> None:
+    self._queue.append(batch)
+
+  def wait(self, timeout: float | None = None) -> list[Completed]:
+    del timeout  # scoring here is synchronous
+    if not self._queue:
+      return []
+    batch = self._queue.popleft()
+    return [Completed(batch, score(self.evaluator, _payload(batch)), self.name)]
+
+  def close(self) -> None:
+    self._queue.clear()
+
+
+class EvaluatorActor:
+  """The body of a Ray worker: one evaluator, built once, scoring batch after batch."""
+
+  def __init__(self, task_name: str, overrides: Mapping[str, Any], evaluator: str, name: str):
+    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
+    self.name = f"{name}@{socket.gethostname()}:{os.getpid()}"
+    self.evaluator = build_evaluator(task_name, overrides, evaluator)
+
+  def evaluate(self, batch: list[tuple[int, str]]) -> tuple[str, list[dict[str, Any]]]:
+    return self.name, score(self.evaluator, batch)
+
+
+class RayPool:
+  """Ray actors (one per CPU by default) scoring batches asynchronously.
+
+  Starts an embedded local Ray (no dashboard, worker logs kept out of the terminal) unless
+  ``address`` (or ``$RAY_ADDRESS``) names a cluster to join, and shuts it down in ``close``
+  only if it started it.
+  """
+
+  def __init__(self, task_name: str, overrides: Mapping[str, Any] | None = None,
+               evaluator: str = "", num_workers: int = 0, batches_per_worker: int = 1,
+               max_restarts: int = 3, address: str = "", start_timeout_s: float = 600.0):
+    import ray  # pylint: disable=import-outside-toplevel
+    self._ray = ray
+    address = address or os.environ.get("RAY_ADDRESS", "")
+    env_vars = {"XLA_FLAGS": os.environ.get("XLA_FLAGS", SINGLE_THREAD_XLA)}
+    for variable in ("JAX_PLATFORMS", "JAX_ENABLE_X64"):
+      if variable in os.environ:
+        env_vars[variable] = os.environ[variable]
+    self._started_ray = not ray.is_initialized()
+    if self._started_ray:
+      if address:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR",
+                 runtime_env={"env_vars": env_vars})
+      else:
+        root = str(pathlib.Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(num_cpus=num_workers or os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, logging_level="ERROR",
+                 runtime_env={"env_vars": {**env_vars, "PYTHONPATH": path}})
+    count = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    actor = ray.remote(num_cpus=1, max_restarts=max_restarts, max_task_retries=0)(EvaluatorActor)
+    self._actors = [actor.remote(task_name, dict(overrides or {}), evaluator, f"worker-{i}")
+                    for i in range(count)]
+    # Fail clearly, not hang, when the actors cannot be placed (e.g. too few free CPUs).
+    ready, _ = ray.wait([a.__ray_ready__.remote() for a in self._actors], num_returns=count,
+                        timeout=start_timeout_s)
+    if len(ready) < count:
+      self.close()
+      raise RuntimeError(f"only {len(ready)} of {count} workers started within "
+                         f"{start_timeout_s:.0f} s (each needs 1 free CPU); lower "
+                         "workers.num_workers")
+    self._max_restarts = max_restarts
+    self._deaths = [0] * count
+    self._alive = [True] * count
+    self._load = [0] * count
+    self._batches_per_worker = batches_per_worker
+    self._in_flight: dict[Any, tuple[int, list[Child]]] = {}
+
+  @property
+  def workers(self) -> int:
+    return sum(self._alive)
+
+  @property
+  def slots(self) -> int:
+    return self.workers * self._batches_per_worker
+
+  @property
+  def in_flight(self) -> int:
+    return len(self._in_flight)
+
+  def submit(self, batch: list[Child]) -> None:
+    alive = [i for i, ok in enumerate(self._alive) if ok]
+    if not alive:
+      raise RuntimeError("every worker has died more often than workers.max_restarts allows")
+    index = min(alive, key=lambda i: (self._load[i], i))  # the least busy actor
+    reference = self._actors[index].evaluate.remote(_payload(batch))
+    self._in_flight[reference] = (index, batch)
+    self._load[index] += 1
+
+  def wait(self, timeout: float | None = None) -> list[Completed]:
+    ray = self._ray
+    if not self._in_flight:
+      return []
+    ready, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
+    if ready:  # take everything else that is done too
+      ready, _ = ray.wait(list(self._in_flight), num_returns=len(self._in_flight), timeout=0)
+    out = []
+    for reference in ready:
+      index, batch = self._in_flight.pop(reference)
+      self._load[index] -= 1
+      try:
+        worker, results = ray.get(reference)
+        out.append(Completed(batch, results, worker))
+      except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as e:
+        self._deaths[index] += 1
+        if self._deaths[index] > self._max_restarts:
+          self._alive[index] = False
+        out.append(Completed(batch, None, f"worker-{index}", str(e).splitlines()[0]))
+    return out
+
+  def close_actors(self) -> None:
+    for actor in self._actors:
+      try:
+        self._ray.kill(actor)
+      except Exception:  # pylint: disable=broad-except
+        pass  # already gone
+
+  def close(self) -> None:
+    ray = self._ray
+    self.close_actors()
+    if self._started_ray and ray.is_initialized():
+      ray.shutdown()

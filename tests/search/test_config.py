@@ -1,0 +1,99 @@
+"""Config validation: typed objects, one-line located errors, overrides, round trip."""
+
+import subprocess
+import sys
+
+import pytest
+
+from search import config as config_lib
+from tests.search.helpers import BASE, small_config
+
+
+def _text(**changes):
+  values = dict(name="t", seed=0, max_programs=10, population_size=20, repeats=1,
+                restart_after=0, runs_dir="runs", checkpoint_every_s=1.0)
+  values.update(changes)
+  return BASE.format(**values)
+
+
+def test_parses_into_typed_sections_with_defaults():
+  config = config_lib.parse(_text(population_size=20), "x.yaml")
+  assert config.evolution.population_size == 20
+  assert config.evolution.max_program_length == 30  # default
+  assert config.evolution.mutation_weights == {"insert": 1.0, "delete": 1.0, "modify": 1.0}
+  assert isinstance(config.output.checkpoint_every_s, float)
+  assert config.task.evaluator == "tests.search.fakes:make"
+
+
+def test_unknown_key_names_file_line_key_and_allowed():
+  text = _text().replace("  tournament_size: 2", "  tournament_sise: 2")
+  with pytest.raises(config_lib.ConfigError) as error:
+    config_lib.parse(text, "cfg.yaml")
+  line = text.splitlines().index("  tournament_sise: 2") + 1
+  message = str(error.value)
+  assert message.startswith(f"cfg.yaml:{line}:3: unknown key 'evolution.tournament_sise'")
+  assert "tournament_size" in message and "\n" not in message
+
+
+def test_mistyped_value_is_located():
+  text = _text().replace("  tournament_size: 2", "  tournament_size: two")
+  with pytest.raises(config_lib.ConfigError, match=r"cfg.yaml:\d+:3: 'evolution.tournament_size'"
+                     r" must be an integer, got 'two'"):
+    config_lib.parse(text, "cfg.yaml")
+  with pytest.raises(config_lib.ConfigError, match="must be an integer, got True"):
+    config_lib.parse(_text().replace("  tournament_size: 2", "  tournament_size: yes"), "c")
+
+
+def test_missing_key_is_named():
+  text = "\n".join(l for l in _text().splitlines() if not l.startswith("seed:"))
+  with pytest.raises(config_lib.ConfigError, match=r"^c.yaml:1:1: missing key 'seed'"):
+    config_lib.parse(text, "c.yaml")
+
+
+def test_relations_are_checked():
+  with pytest.raises(config_lib.ConfigError, match="tournament_size' must be at most"):
+    config_lib.parse(_text(population_size=1), "c.yaml")
+  with pytest.raises(config_lib.ConfigError, match="'evolution.mutation_weights.swap' is not a"):
+    config_lib.parse(_text(), "c.yaml", ["evolution.mutation_weights={swap: 1.0}"])
+  with pytest.raises(config_lib.ConfigError, match="'workers.backend' must be 'ray' or 'local'"):
+    config_lib.parse(_text(), "c.yaml", ["workers.backend=spark"])
+
+
+def test_overrides_are_typed_and_located():
+  config = config_lib.parse(_text(), "c.yaml", ["evolution.population_size=7",
+                                                "task.overrides.steps=50"])
+  assert config.evolution.population_size == 7
+  assert config.task.overrides == {"steps": 50}
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"^--set evolution.population_size=big: 'evolution.population_size'"):
+    config_lib.parse(_text(), "c.yaml", ["evolution.population_size=big"])
+  with pytest.raises(config_lib.ConfigError, match=r"unknown key 'evolution.popsize'"):
+    config_lib.parse(_text(), "c.yaml", ["evolution.popsize=3"])
+
+
+def test_resolved_yaml_round_trips(tmp_path):
+  config = small_config(tmp_path, repeats=3, restart_after=17)
+  again = config_lib.parse(config_lib.to_yaml(config), "config.yaml")
+  assert again == config
+  assert config_lib.differences(config, again) == []
+  changed = config_lib.parse(config_lib.to_yaml(config), "c", ["budget.max_programs=5"])
+  assert config_lib.differences(config, changed) == [("budget.max_programs", 300, 5)]
+
+
+def test_shipped_configs_are_valid():
+  for path in ("configs/lion_search.yaml", "configs/quickstart.yaml"):
+    config = config_lib.load(path)
+    assert config.initial_program == "adamw"
+  paper = config_lib.load("configs/lion_search.yaml")
+  assert (paper.evolution.population_size, paper.evolution.tournament_size) == (1000, 2)
+
+
+def test_cli_reports_config_error_with_status_2(tmp_path):
+  path = tmp_path / "bad.yaml"
+  path.write_text(_text().replace("  repeats: 1", "  repeats: 1\n  colour: red"))
+  done = subprocess.run([sys.executable, "-m", "search.run", str(path)], capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 2
+  assert f"{path}:" in done.stderr and "unknown key 'evolution.colour'" in done.stderr
+  assert len(done.stderr.strip().splitlines()) == 1
+  assert not (tmp_path / "runs").exists()

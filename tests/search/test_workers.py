@@ -1,0 +1,76 @@
+"""Workers: the local pool, result records, and (slow) Ray actors end to end."""
+
+import math
+
+import pytest
+
+from search import driver, run_folder, workers
+from tests.search import fakes
+from tests.search.helpers import small_config
+
+
+def test_result_record_accepts_objects_and_mappings_and_maps_nan_to_minus_inf():
+  record = workers.result_record(fakes.FakeResult(0.5, 1.0, 0.5, seconds=0.1))
+  assert record["fitness"] == 0.5 and record["status"] == "ok" and record["seconds"] == 0.1
+  assert workers.result_record({"fitness": math.nan, "status": "nan"})["fitness"] == -math.inf
+
+
+def test_build_evaluator_from_a_factory_path():
+  evaluator = workers.build_evaluator("fake", {"delay_s": 0.0}, "tests.search.fakes:make")
+  assert isinstance(evaluator, fakes.FakeEvaluator)
+
+
+def test_local_pool_scores_in_submission_order():
+  import dsl
+  from search.evolution import Child
+  pool = workers.LocalPool(fakes.FakeEvaluator(), slots=2)
+  programs = [dsl.library.load(n) for n in ("adamw", "lion")]
+  for i, p in enumerate(programs):
+    pool.submit([Child(i, 0, 0, "x", p, str(i))])
+  first, second = pool.wait(), pool.wait()
+  assert [first[0].batch[0].id, second[0].batch[0].id] == [0, 1]
+  assert first[0].results[0]["fitness"] == fakes.toy_fitness(programs[0])
+
+
+@pytest.mark.slow
+def test_ray_workers_survive_a_crash(tmp_path):
+  ray = pytest.importorskip("ray")
+  marker = tmp_path / "crashed"
+  config = small_config(tmp_path, max_programs=60, overrides=[
+      "workers.backend=ray", "workers.num_workers=2", "workers.batch_size=2",
+      f"task.overrides={{crash_marker: '{marker}'}}"])
+  folder = run_folder.RunFolder(tmp_path / "test")
+  messages = []
+  pool = workers.RayPool(config.task.name, config.task.overrides, config.task.evaluator,
+                         num_workers=2, max_restarts=2)
+  try:
+    search = driver.Search(config, folder, pool, log=messages.append)
+    search.run()
+    events = folder.events()
+    assert marker.exists() and any("died" in m for m in messages)
+    assert len(events) == 61 and len({e["id"] for e in events}) == 61
+    workers_seen = {e["worker"] for e in events if e["worker"]}
+    assert len(workers_seen) >= 2
+  finally:
+    pool.close()
+  assert not ray.is_initialized()
+
+
+@pytest.mark.slow
+def test_ray_worker_scores_a_real_proxy_task(tmp_path):
+  ray = pytest.importorskip("ray")
+  config = small_config(tmp_path, max_programs=6, population_size=4, overrides=[
+      "task.evaluator=''", "task.name=quadratic", "task.overrides={steps: 20}",
+      "evolution.max_program_length=12"])
+  pool = workers.RayPool(config.task.name, config.task.overrides, "", num_workers=1)
+  try:
+    folder = run_folder.RunFolder(tmp_path / "test")
+    driver.Search(config, folder, pool).run()
+  finally:
+    pool.close()
+  events = folder.events()
+  assert len(events) == 7 and events[0]["status"] == "ok" and events[0]["fitness"] == 0.0
+  assert events[0]["worker"].startswith("worker-0@")
+  assert all(e["status"] in ("ok", "nan", "diverged", "timeout", "early_stopped", "error",
+                             "cached") for e in events)
+  assert not ray.is_initialized()
