@@ -41,10 +41,10 @@ import json
 import math
 import os
 import pathlib
-import tempfile
 from typing import IO
 
 from dsl import fingerprint, hashing
+from dsl.files import atomic_write
 from dsl.program import Program
 
 FORMAT = "optsearch-fitness-cache"
@@ -196,24 +196,14 @@ class FitnessCache:
                 for key, e in self._entries.items()]
     records.append({"hits": self.hits, "misses": self.misses})
     text = "".join(json.dumps(r) + "\n" for r in records)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent or ".")
-    try:
-      os.chmod(temporary, 0o644)  # mkstemp makes it private; this is an ordinary output file
-      with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-      if self._log is not None and path.resolve() == self.path.resolve():
-        self._log.close()  # reopened below on the compacted file
-        os.replace(temporary, path)
+    if self._log is not None and path.resolve() == self.path.resolve():
+      self._log.close()  # reopened on the compacted file: appends must go to the new file
+      try:
+        atomic_write(path, text)
+      finally:
         self._log = open(self.path, "a", encoding="utf-8")
-      else:
-        os.replace(temporary, path)
-    except BaseException:
-      if os.path.exists(temporary):
-        os.unlink(temporary)
-      raise
+    else:
+      atomic_write(path, text)
 
   @classmethod
   def load(cls, path: str | os.PathLike, max_scores: int = 1) -> "FitnessCache":

@@ -22,12 +22,11 @@ they become by a dotted "next step" edge. Render with ``dot -Tsvg program.dot``.
 from __future__ import annotations
 
 import os
-import pathlib
-import tempfile
 
 import networkx as nx
 
 from dsl.analysis import analyze
+from dsl.files import atomic_write
 from dsl.program import Program, param_of
 
 
@@ -124,14 +123,4 @@ def write_dot(program_or_graph: Program | nx.DiGraph, path: str | os.PathLike) -
   (a temporary file renamed over ``path``: a failure leaves any existing file as it was)."""
   g = program_or_graph if isinstance(program_or_graph, nx.DiGraph) else graph(program_or_graph)
   text = to_dot(g)
-  path = pathlib.Path(path)
-  handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-  try:
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; this is an ordinary output file
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(temporary, path)
-  except BaseException:
-    if os.path.exists(temporary):
-      os.unlink(temporary)
-    raise
+  atomic_write(path, text)

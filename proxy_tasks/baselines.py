@@ -17,12 +17,11 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import pathlib
 import sys
-import tempfile
 
 import dsl
+from dsl.files import atomic_write
 from dsl.program import Program, Statement
 from proxy_tasks import registry
 from proxy_tasks.evaluator import Evaluator
@@ -100,19 +99,9 @@ def _json_float(value: float):
 
 
 def write_json_atomic(path: pathlib.Path, content) -> None:
-  """Writes ``content`` to ``path`` through a temporary file in the same folder and a rename,
-  so a crash leaves either the old file or the new one, never half of one."""
+  """Writes ``content`` as JSON to ``path`` atomically (a crash leaves the old or the new file)."""
   path.parent.mkdir(parents=True, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-      json.dump(content, file, indent=2)
-      file.flush()
-      os.fsync(file.fileno())
-    os.replace(temporary, path)
-  except BaseException:
-    pathlib.Path(temporary).unlink(missing_ok=True)
-    raise
+  atomic_write(path, json.dumps(content, indent=2))
 
 
 def format_table(content: dict) -> str:

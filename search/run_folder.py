@@ -27,44 +27,13 @@ import json
 import math
 import os
 import pathlib
-import tempfile
 from typing import Any, Iterable, Mapping, Sequence
+
+from dsl.files import atomic_write  # re-exported: the run folder's writer
 
 METRICS_COLUMNS = ("elapsed_s", "generated", "scored", "cached", "failed", "cache_hit_rate",
                    "redundant_fraction", "best_fitness", "median_fitness", "programs_per_s",
                    "driver_busy", "restarts")
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-  """Replaces ``path`` with ``data``: temp file in the same folder, fsync, ``os.replace``."""
-  path = pathlib.Path(path)
-  if isinstance(data, str):
-    data = data.encode("utf-8")
-  descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-  try:
-    with os.fdopen(descriptor, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(temporary, path)
-  except BaseException:
-    if os.path.exists(temporary):
-      os.unlink(temporary)
-    raise
-  _fsync_directory(path.parent)
-
-
-def _fsync_directory(folder: pathlib.Path) -> None:
-  try:
-    descriptor = os.open(folder, os.O_RDONLY)
-  except OSError:
-    return
-  try:
-    os.fsync(descriptor)
-  except OSError:
-    pass  # some file systems cannot fsync a folder; the rename is still atomic
-  finally:
-    os.close(descriptor)
 
 
 def repair_log(path: str | os.PathLike) -> bool:

@@ -13,13 +13,12 @@ never over the input. Bad input: one line ``FILE:LINE:COL: message`` on stderr, 
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
-import tempfile
 from typing import Sequence, TextIO
 
 import dsl
+from dsl.files import atomic_write
 from dsl.program import ProgramError
 from simplify import simplifier
 
@@ -52,18 +51,6 @@ def _parser() -> argparse.ArgumentParser:
                       help="also try removing the weight decay (a short proxy cannot "
                       "measure it; kept by default)")
   return parser
-
-
-def _write_atomically(path: pathlib.Path, text: str) -> None:
-  handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-      file.write(text)
-    os.replace(temporary, path)
-  except BaseException:
-    if os.path.exists(temporary):
-      os.unlink(temporary)
-    raise
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout,
@@ -110,8 +97,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout,
   report = result.report()
   stdout.write(report)
   if out is not None:
-    _write_atomically(out, result.program.to_text())
-    _write_atomically(report_path, report)
+    atomic_write(out, result.program.to_text())
+    atomic_write(report_path, report)
   return EXIT_OK
 
 

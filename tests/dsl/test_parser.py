@@ -76,9 +76,9 @@ def test_program_text_is_never_executed(tmp_path):
   marker = tmp_path / "executed"
   attempts = [
       f"import os\ndef train(w, g, lr):\n  return g\nos.mkdir({str(marker)!r})\n",
-      f"def train(w, g, lr):\n  u = __import__('os')\n  return g\n",
+      "def train(w, g, lr):\n  u = __import__('os')\n  return g\n",
       f"def train(w, g, lr=open({str(marker)!r}, 'w')):\n  return g\n",
-      f"@print\ndef train(w, g, lr):\n  return g\n",
+      "@print\ndef train(w, g, lr):\n  return g\n",
   ]
   for text in attempts:
     with pytest.raises(ProgramError):

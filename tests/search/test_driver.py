@@ -1,13 +1,10 @@
 """The search loop in-process (fake evaluator, no Ray): cache, determinism, crash and resume,
 dead workers, budgets."""
 
-import collections
-import hashlib
-import math
 
 import pytest
 
-from search import driver, evolution, run_folder, workers
+from search import driver, run_folder, workers
 from tests.search import fakes
 from tests.search.helpers import run_search, small_config, trajectory
 

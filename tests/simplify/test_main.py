@@ -1,8 +1,6 @@
 """The command line: output, --out (atomic, never over the input), bad input (exit 2)."""
 
 import io
-import math
-import pathlib
 
 import pytest
 

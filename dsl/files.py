@@ -1,0 +1,48 @@
+"""Crash-safe file output shared by every package: a reader sees the old file or the new one.
+
+A week-long search is killed at arbitrary moments, so no output is ever written in place.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+  """Replaces ``path`` with ``data``: a temporary file in the same folder, fsync, ``os.replace``.
+
+  The folder is fsynced too, so the rename survives a power cut. On failure the temporary file
+  is removed and the old ``path`` is untouched.
+  """
+  path = pathlib.Path(path)
+  if isinstance(data, str):
+    data = data.encode("utf-8")
+  descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                           dir=path.parent)
+  try:
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; these are ordinary output files
+    with os.fdopen(descriptor, "wb") as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(temporary, path)
+  except BaseException:
+    if os.path.exists(temporary):
+      os.unlink(temporary)
+    raise
+  _fsync_directory(path.parent)
+
+
+def _fsync_directory(folder: pathlib.Path) -> None:
+  try:
+    descriptor = os.open(folder, os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(descriptor)
+  except OSError:
+    pass  # some file systems cannot fsync a folder; the rename is still atomic
+  finally:
+    os.close(descriptor)
