@@ -4,13 +4,21 @@ The training loop, the model and the program interpreter (``proxy_tasks.interpre
 compiled once per task (and per register bucket, ``encoding.REGISTER_BUCKETS``; one covers
 almost every program); programs are fed as arrays (``encoding.encode``).
 
-One compiled call trains ``slots`` runs at once, a run being one (program, seed): the model's
-forward and backward passes are ``vmap``-ed over the slots (batched matmuls: the per-op
-dispatch, which dominates at this size, is paid once for all of them), and the slots'
-programs run back to back as one statement sequence over disjoint register ranges, each
-statement one ``lax.switch`` (no ``vmap`` over programs: that would turn the switch into a
-select over every function). The step loop is a ``lax.while_loop`` that ends when every run
-in the call has ended. A run ends early when:
+``slots`` runs train at once, a run being one (program, seed): the model's forward and
+backward passes are ``vmap``-ed over the slots (batched matmuls: the per-op dispatch, which
+dominates at this size, is paid once for all of them), and the slots' programs run back to
+back as one statement sequence over disjoint register ranges, each statement one
+``lax.switch`` (no ``vmap`` over programs: that would turn the switch into a select over
+every function). The weights live in the register file and each program's code ends by
+updating them and leaving its next states in their registers (``interpreter``), so a step
+touches the file only through the statements and two block writes (gradient, ``lr``), all
+in place.
+
+Every slot has its own step counter: a queue of runs (one per thread and register bucket)
+keeps the slots full, and when runs end (finished, failed, out of time) the compiled loop
+returns, the host scores and records them, and the next runs are loaded into their slots in
+the same compiled call that continues the others. A run that fails at step 3 thus costs 3
+steps of its slot, not the whole call's 300. A run ends early when:
 
 * ``nan``: the training loss is NaN or infinite (or the final metric is);
 * ``diverged``: the loss exceeds ``loss0 + (divergence_factor - 1) * max(|loss0|, 1)``,
@@ -18,8 +26,8 @@ in the call has ended. A run ends early when:
 * ``early_stopped`` (hopeless; the paper and AutoML-Zero cut such runs): at step
   ``round(early_stop_fraction * steps)`` the loss averaged exponentially (``0.9``) is above
   ``early_stop_ratio * loss0``. Off when ``early_stop_fraction == 0``;
-* ``timeout``: the program's wall-clock time over its seeds passed ``time_budget_s``; checked
-  on the host between the ``chunks`` compiled pieces of the loop;
+* ``timeout``: the run's wall-clock time since it took its slot passed ``time_budget_s``;
+  checked on the host between compiled pieces of at most ``ceil(steps / chunks)`` steps;
 * ``error``: the program is invalid or too long (``dsl.ProgramError``) or anything else went
   wrong with it; the message is in ``reason``. One bad program never breaks its batch.
 
@@ -65,8 +73,9 @@ class Result:
 
   ``fitness``: higher is better, ``-inf`` on failure. ``metric``: the raw validation metric
   (lower is better; NaN when the run failed). ``normalized``: ``log(metric(AdamW) / metric)``.
-  ``status``: one of ``STATUSES``; ``reason``: why, for a failure. ``seconds``: wall time.
-  ``steps``: optimizer steps run (summed over seeds).
+  ``status``: one of ``STATUSES``; ``reason``: why, for a failure. ``seconds``: wall time
+  (each compiled call's time shared among the runs in it). ``steps``: optimizer steps run
+  (summed over seeds).
   """
   fitness: float
   metric: float
@@ -86,7 +95,7 @@ def failure(status: str, reason: str, seconds: float = 0.0, steps: int = 0) -> R
 
 
 class _Run:
-  """The compiled pieces for one task and slot count: start, advance, finish."""
+  """The compiled pieces for one task and slot count: start, advance."""
 
   def __init__(self, task: Task, slots: int):
     self.task = task
@@ -100,29 +109,54 @@ class _Run:
     self.shared_data = task.shared_data
     self.early_stop_step = (int(round(config.early_stop_fraction * config.steps))
                             if config.early_stop_fraction > 0 else -1)
-    self.start = jax.jit(self._start_impl, static_argnums=(4,))
-    self.advance = jax.jit(self._advance_impl)
-    self.finish = jax.jit(self._finish_impl)
+    self.start = jax.jit(self._start_impl, static_argnums=(0,))
+    self.advance = jax.jit(self._advance_impl, donate_argnums=(0,))
 
   def flat_loss(self, flat, data, row):
     return self.task.train_loss(self.layout.unflatten(flat, self.treedef), data, row)
 
-  def _start_impl(self, seed_params, seed_index, constant_rows, constant_values, registers):
-    """The carry of ``slots`` fresh runs; ``registers`` per slot (static)."""
+  def _start_impl(self, registers):
+    """The carry of ``slots`` empty slots; ``registers`` per slot (static).
+
+    ``(registers [R * K, N], step [K], status [K], failed step [K], loss0, ema, loss at
+    failure)``; every slot has its own step: a slot is refilled when its run ends.
+    """
     n, k = self.layout.size, self.slots
-    file = jnp.zeros((k * registers, n), jnp.float32)
-    file = file.at[constant_rows].set(
-        jnp.broadcast_to(constant_values[:, None], (constant_values.shape[0], n)))
     zeros = jnp.zeros((k,), jnp.float32)
-    # (step, params [K, N], registers [R * K, N], status [K], failed step [K], loss0, ema,
-    #  loss at failure)
-    return (jnp.zeros((), jnp.int32), seed_params[seed_index], file,
+    return (jnp.zeros((k * registers, n), jnp.float32), jnp.zeros((k,), jnp.int32),
             jnp.zeros((k,), jnp.int32), jnp.full((k,), -1, jnp.int32), zeros, zeros, zeros)
 
-  def _advance_impl(self, carry, active, code, length, update_rows, state_rows, seed_index,
-                    data, plans, schedule, t_end):
+  def _load(self, carry, fresh, seed_params, seed_index, constant_rows, constant_values):
+    """Starts a new run in every slot where ``fresh``: its states zero, its weights the
+    seed's initial parameters, its constants written once (every other register is written
+    in a step before it is read)."""
+    file, t, status, failed, loss0, ema, failed_loss = carry
+    k = self.slots
+    first, count = interp.STATE_REGISTERS[0] * k, len(interp.STATE_REGISTERS) * k
+    states = lax.dynamic_slice_in_dim(file, first, count, 0)
+    states = jnp.where(jnp.tile(fresh, len(interp.STATE_REGISTERS))[:, None], 0.0, states)
+    file = lax.dynamic_update_slice_in_dim(file, states, first, 0)
+    weights = file[interp.W_REGISTER * k:(interp.W_REGISTER + 1) * k]
+    file = lax.dynamic_update_slice_in_dim(
+        file, jnp.where(fresh[:, None], seed_params[seed_index], weights),
+        interp.W_REGISTER * k, 0)
+    file = file.at[constant_rows].set(
+        jnp.broadcast_to(constant_values[:, None], (constant_values.shape[0], file.shape[1])))
+    reset = lambda value, x: jnp.where(fresh, value, x)
+    return (file, reset(0, t), reset(OK, status), reset(-1, failed), reset(0.0, loss0),
+            reset(0.0, ema), reset(0.0, failed_loss))
+
+  def _advance_impl(self, carry, fresh, seed_params, constant_rows, constant_values, active,
+                    code, length, seed_index, data, plans, schedule, total, max_steps,
+                    stop_on_end):
+    """Loads the ``fresh`` slots' runs, then steps every live run (``active``, status ok,
+    fewer than ``total`` steps) at most ``max_steps`` times; with ``stop_on_end``, returns as
+    soon as an active run ends (so its slot can be refilled). Returns the carry and, if a
+    run has finished its steps, every slot's validation metric (else zeros)."""
     config = self.task.config
     k = self.slots
+    carry = self._load(carry, fresh, seed_params, seed_index, constant_rows, constant_values)
+    data_all = data
     if self.shared_data:
       data_axes = None
     else:
@@ -130,45 +164,58 @@ class _Run:
       data_axes = 0
     loss_and_grad = jax.vmap(jax.value_and_grad(self.flat_loss), in_axes=(0, data_axes, 0))
 
-    def running(carry):
-      return (carry[0] < t_end) & jnp.any(active & (carry[3] == OK))
+    def live(carry):
+      return active & (carry[2] == OK) & (carry[1] < total)
 
-    def step(carry):
-      t, params, file, status, failed, loss0, ema, failed_loss = carry
-      loss, grad = loss_and_grad(params, data, plans[seed_index, t])
-      loss0 = jnp.where(t == 0, loss, loss0)
-      ema = jnp.where(t == 0, loss, _EMA * ema + (1 - _EMA) * loss)
+    def running(state):
+      i, carry = state
+      alive = live(carry)
+      return (i < max_steps) & jnp.any(alive) & ~(stop_on_end & jnp.any(active & ~alive))
+
+    def step(state):
+      i, (file, t, status, failed, loss0, ema, failed_loss) = state
+      alive = active & (status == OK) & (t < total)
+      index = jnp.minimum(t, total - 1)
+      params = file[interp.W_REGISTER * k:(interp.W_REGISTER + 1) * k]
+      loss, grad = loss_and_grad(params, data, plans[seed_index, index])
+      loss0 = jnp.where(alive & (t == 0), loss, loss0)
+      ema = jnp.where(alive, jnp.where(t == 0, loss, _EMA * ema + (1 - _EMA) * loss), ema)
       limit = loss0 + (config.divergence_factor - 1) * jnp.maximum(jnp.abs(loss0), 1.0)
       verdict = jnp.where(~jnp.isfinite(loss), NAN,
                           jnp.where(loss > limit, DIVERGED,
                                     jnp.where((t == self.early_stop_step)
                                               & (ema > config.early_stop_ratio * loss0),
                                               EARLY_STOPPED, OK)))
-      newly = (status == OK) & (verdict != OK)
+      newly = alive & (verdict != OK)
       failed = jnp.where(newly, t, failed)
-      status = jnp.where(status == OK, verdict, status)
+      status = jnp.where(newly, verdict, status)
       # Register r of slot s is row r * K + s: the weights, gradients and schedule values of
-      # all slots are one contiguous block each (static, in-place updates).
-      file = lax.dynamic_update_slice_in_dim(file, params, interp.W_REGISTER * k, 0)
+      # all slots are one contiguous block each (static, in-place updates). The code itself
+      # leaves the next states in their registers and subtracts the update from the weights
+      # (encoding.encode): no gather, no scatter, nothing else touches the file.
       file = lax.dynamic_update_slice_in_dim(file, grad, interp.G_REGISTER * k, 0)
       file = lax.dynamic_update_slice_in_dim(
-          file, jnp.broadcast_to(schedule[t], params.shape), interp.LR_REGISTER * k, 0)
-      file = interp.run_statements(file, code, length, self.branches, active & (status == OK))
-      params = params - file[update_rows]
-      file = lax.dynamic_update_slice_in_dim(file, file[state_rows.T.reshape(-1)],
-                                             interp.STATE_REGISTERS[0] * k, 0)
+          file, jnp.broadcast_to(schedule[index][:, None], params.shape),
+          interp.LR_REGISTER * k, 0)
+      file = interp.run_statements(file, code, length, self.branches, alive & ~newly)
       failed_loss = jnp.where(newly, loss, failed_loss)
-      return (t + 1, params, file, status, failed, loss0, ema, failed_loss)
+      t = jnp.where(alive & ~newly, t + 1, t)
+      return i + 1, (file, t, status, failed, loss0, ema, failed_loss)
 
-    return lax.while_loop(running, step, carry)
+    carry = lax.while_loop(running, step, (jnp.zeros((), jnp.int32), carry))[1]
+    finished = jnp.any(active & (carry[2] == OK) & (carry[1] >= total))
+    metrics = lax.cond(finished, lambda: self._metrics(carry, seed_index, data_all),
+                       lambda: jnp.zeros((k,), jnp.float32))
+    return carry, metrics
 
-  def _finish_impl(self, carry, seed_index, data):
+  def _metrics(self, carry, seed_index, data):
+    params = carry[0][interp.W_REGISTER * self.slots:(interp.W_REGISTER + 1) * self.slots]
     if self.shared_data:
       metric = lambda flat: self.task.metric(self.layout.unflatten(flat, self.treedef), data)
-      return jax.vmap(metric)(carry[1])
+      return jax.vmap(metric)(params)
     data = jax.tree.map(lambda d: d[seed_index], data)
     metric = lambda flat, d: self.task.metric(self.layout.unflatten(flat, self.treedef), d)
-    return jax.vmap(metric)(carry[1], data)
+    return jax.vmap(metric)(params, data)
 
 
 @dataclasses.dataclass
@@ -186,9 +233,9 @@ class Evaluator:
 
   Args:
     task: a ``proxy_tasks.Task`` (``proxy_tasks.get(name, **overrides)``).
-    slots: runs (program, seed) trained together in one compiled call. Throughput needs
-      batches of at least this many programs per ``evaluate`` call.
-    threads: calls in flight at once (XLA releases the GIL while it runs).
+    slots: runs (program, seed) trained together. Throughput needs batches of at least
+      ``slots * threads`` runs per ``evaluate`` call.
+    threads: queues of runs in flight at once (XLA releases the GIL while it runs).
     normalize: score AdamW once and report ``normalized``/``fitness`` against it.
   """
 
@@ -249,7 +296,8 @@ class Evaluator:
         encoded[index] = encoding.encode(program)
       except Exception as error:  # pylint: disable=broad-except
         errors[index] = f"{type(error).__name__}: {error}"
-    # Runs grouped by register bucket, then cut into calls of `slots` runs.
+    # Runs grouped by register bucket, each bucket's runs cut into one queue per thread; a
+    # queue keeps `slots` runs in flight, refilling a slot as soon as its run ends.
     by_bucket: dict[int, list] = {}
     for index, enc in encoded.items():
       for seed_index in range(len(seeds)):
@@ -258,8 +306,9 @@ class Evaluator:
     calls = []
     for registers, runs in sorted(by_bucket.items()):
       self._warm(registers)
-      for start in range(0, len(runs), self.slots):
-        calls.append((registers, runs[start:start + self.slots]))
+      queues = min(self.threads, -(-len(runs) // self.slots))
+      for q in range(queues):
+        calls.append((registers, runs[len(runs) * q // queues:len(runs) * (q + 1) // queues]))
 
     def do_call(call):
       registers, runs = call
@@ -300,85 +349,105 @@ class Evaluator:
 
   def _run_group(self, runs: list[tuple[encoding.Encoded, int]], registers: int,
                  steps: int | None = None) -> list[_Outcome]:
-    """Trains up to ``slots`` runs ``(encoded program, seed index)`` in one sequence of calls."""
+    """Trains the runs ``(encoded program, seed index)``, ``slots`` at a time: whenever runs
+    end (finished, failed or out of time) the next ones take their slots, so a run that fails
+    early stops costing its slot."""
     run = self._ensure()
     k = self.slots
-    start_time = time.perf_counter()
+    total = run.steps if steps is None else steps
+    chunks = max(1, min(self.task.config.chunks, total))
+    max_steps = np.int32(-(-total // chunks))  # the time budget is checked in between
+    budget = self.task.config.time_budget_s
+    outcomes: list[_Outcome | None] = [None] * len(runs)
+    occupant: list[int | None] = [None] * k  # the run in each slot
+    started = np.zeros((k,), np.float64)
+    seconds = np.zeros((k,), np.float64)
     seed_index = np.zeros((k,), np.int32)
-    active = np.zeros((k,), bool)
-    update_rows = np.zeros((k,), np.int32)
-    state_rows = np.zeros((k, len(interp.STATE_REGISTERS)), np.int32)
-    code_rows, constant_rows, constant_values = [], [], []
-    # Register r of slot s is row r * k + s of the register file (see _advance_impl).
-    for slot in range(k):
-      state_rows[slot] = np.asarray(interp.STATE_REGISTERS) * k + slot
-      update_rows[slot] = interp.SCRATCH_REGISTER * k + slot
-    for slot, (enc, seed) in enumerate(runs):
-      seed_index[slot], active[slot] = seed, True
-      update_rows[slot] = enc.update * k + slot
-      state_rows[slot] = np.asarray(enc.state_out) * k + slot
+    pending = 0
+    carry = run.start(registers)
+    code = length = None
+    while True:
+      fresh = np.zeros((k,), bool)
+      constant_rows, constant_values = [], []
+      for slot in range(k):
+        if occupant[slot] is None and pending < len(runs):
+          enc, seed = runs[pending]
+          occupant[slot], seed_index[slot], fresh[slot] = pending, seed, True
+          code = None  # the slot's rows change
+          started[slot], seconds[slot] = time.perf_counter(), 0.0
+          pending += 1
+          # Register r of slot s is row r * k + s of the register file (see _advance_impl).
+          for register, value in enc.constants:
+            constant_rows.append(register * k + slot)
+            constant_values.append(value)
+      active = np.asarray([o is not None for o in occupant])
+      if not active.any():
+        break
+      # Unused constant entries rewrite slot 0's update register, which every step writes
+      # before it reads it.
+      rows = np.full((k * registers,), interp.UPDATE_REGISTER * k, np.int32)
+      values = np.zeros((k * registers,), np.float32)
+      rows[:len(constant_rows)] = constant_rows
+      values[:len(constant_values)] = constant_values
+      if code is None:
+        code, length = self._code([(runs[o][0] if o is not None else None) for o in occupant])
+      begin = time.perf_counter()
+      carry, metrics = run.advance(carry, fresh, self._seed_params, rows, values, active, code,
+                                   length, seed_index, self._data, self._plans, self._schedule,
+                                   np.int32(total), max_steps, np.bool_(pending < len(runs)))
+      t, status, failed = (np.array(x) for x in carry[1:4])
+      loss0, ema, last = (np.array(x) for x in carry[4:7])
+      metrics = np.array(metrics)
+      now = time.perf_counter()
+      seconds[active] += (now - begin) / active.sum()
+      for slot in range(k):
+        index = occupant[slot]
+        if index is None:
+          continue
+        outcome = _Outcome(seconds=float(seconds[slot]))
+        code_status = int(status[slot])
+        if code_status == EARLY_STOPPED:
+          outcome.status = "early_stopped"
+          outcome.reason = (f"hopeless at step {failed[slot]}: smoothed loss {ema[slot]:.4g} > "
+                            f"{self.task.config.early_stop_ratio} x first loss {loss0[slot]:.4g}")
+        elif code_status == DIVERGED:
+          outcome.status = "diverged"
+          outcome.reason = (f"loss {last[slot]:.4g} at step {failed[slot]} > "
+                            f"{self.task.config.divergence_factor}x the first loss "
+                            f"{loss0[slot]:.4g}")
+        elif code_status == NAN:
+          outcome.status = "nan"
+          outcome.reason = f"training loss is {last[slot]} at step {failed[slot]}"
+        elif t[slot] >= total:
+          outcome.metric = float(metrics[slot])
+          if not math.isfinite(outcome.metric):
+            outcome.status = "nan"
+            outcome.reason = f"validation metric is {outcome.metric} after training"
+        elif now - started[slot] > budget:
+          outcome.status = "timeout"
+          outcome.reason = (f"{now - started[slot]:.3g} s > time budget {budget:.3g} s; "
+                            f"stopped after step {t[slot]}")
+        else:
+          continue  # still running
+        outcome.steps = int(failed[slot]) + 1 if code_status != OK else int(t[slot])
+        outcomes[index] = outcome
+        occupant[slot] = None
+        code = None  # its rows stop running
+    return outcomes
+
+  def _code(self, programs: list[encoding.Encoded | None]) -> tuple[np.ndarray, np.int32]:
+    """The slots' programs as one sequence of rows ``(branch, arg0, arg1, arg2, target,
+    slot)`` over the register file, and its length."""
+    k = self.slots
+    code_rows = []
+    for slot, enc in enumerate(programs):
+      if enc is None:
+        continue
       rows = enc.code.copy()
       rows[:, 1:5] = rows[:, 1:5] * k + slot
       code_rows.append(np.concatenate([rows, np.full((len(rows), 1), slot, np.int32)], 1))
-      for register, value in enc.constants:
-        constant_rows.append(register * k + slot)
-        constant_values.append(value)
-    code = np.zeros((k * encoding.MAX_LENGTH, 6), np.int32)
-    code[:, 4] = interp.SCRATCH_REGISTER * k
+    code = np.zeros((k * encoding.MAX_ROWS, 6), np.int32)  # rows past `length` never run
     length = sum(len(r) for r in code_rows)
     if code_rows:
       code[:length] = np.concatenate(code_rows)
-    constants = np.full((k * registers,), interp.SCRATCH_REGISTER * k, np.int32)
-    values = np.zeros((k * registers,), np.float32)
-    constants[:len(constant_rows)] = constant_rows
-    values[:len(constant_values)] = constant_values
-
-    carry = run.start(self._seed_params, seed_index, constants, values, registers)
-    total = run.steps if steps is None else steps
-    chunks = max(1, min(self.task.config.chunks, total))
-    budget = self.task.config.time_budget_s
-    timed_out = False
-    for chunk in range(chunks):
-      t_end = np.int32(total * (chunk + 1) // chunks)
-      carry = run.advance(carry, active, code, np.int32(length), update_rows, state_rows,
-                          seed_index, self._data, self._plans, self._schedule, t_end)
-      status = np.asarray(carry[3])
-      if not np.any(active & (status == OK)):
-        break
-      if chunk < chunks - 1 and time.perf_counter() - start_time > budget:
-        timed_out = True
-        break
-    status, failed = np.asarray(carry[3]), np.asarray(carry[4])
-    loss0, ema, last = (np.asarray(x) for x in carry[5:8])
-    step_reached = int(carry[0])
-    metrics = (np.asarray(run.finish(carry, seed_index, self._data))
-               if np.any(active & (status == OK)) and not timed_out else None)
-    elapsed = time.perf_counter() - start_time
-    outcomes = []
-    for slot in range(len(runs)):
-      outcome = _Outcome(seconds=elapsed / len(runs))
-      code_status = int(status[slot])
-      if code_status == EARLY_STOPPED:
-        outcome.status = "early_stopped"
-        outcome.reason = (f"hopeless at step {failed[slot]}: smoothed loss {ema[slot]:.4g} > "
-                          f"{self.task.config.early_stop_ratio} x first loss {loss0[slot]:.4g}")
-      elif code_status == DIVERGED:
-        outcome.status = "diverged"
-        outcome.reason = (f"loss {last[slot]:.4g} at step {failed[slot]} > "
-                          f"{self.task.config.divergence_factor}x the first loss "
-                          f"{loss0[slot]:.4g}")
-      elif code_status == NAN:
-        outcome.status = "nan"
-        outcome.reason = f"training loss is {last[slot]} at step {failed[slot]}"
-      elif timed_out:
-        outcome.status = "timeout"
-        outcome.reason = (f"{elapsed:.3g} s > time budget {budget:.3g} s; stopped after step "
-                          f"{step_reached}")
-      else:
-        outcome.metric = float(metrics[slot])
-        if not math.isfinite(outcome.metric):
-          outcome.status = "nan"
-          outcome.reason = f"validation metric is {outcome.metric} after training"
-      outcome.steps = int(failed[slot]) + 1 if code_status != OK else step_reached
-      outcomes.append(outcome)
-    return outcomes
+    return code, np.int32(length)

@@ -9,14 +9,20 @@ operands (known before the run from ``dsl.infer_types``) and read them at the ri
 resolution: a tree as its segments, a per-array value as one number per segment, a scalar as
 one number. This reproduces ``dsl.compile`` (the reference semantics) leaf for leaf.
 
-Registers ``[R, N]`` hold the variables; ``0`` the weights, ``1`` the gradient, ``2`` the
-schedule value ``lr``, ``3..6`` the (up to 4) states, ``7`` a scratch register that padding
-statements write, then variables, then constants.
+Registers ``[R, N]`` hold the values; ``0`` the weights, ``1`` the gradient, ``2`` the
+schedule value ``lr``, ``3..6`` the (up to 4) states, ``7`` the update, then the constants
+(written once per run), then the rest, reused as values die (``encoding.encode`` allocates
+them by liveness within a step: 9 to 14 registers for the benchmark's programs, 10 to 18
+before). A program's code ends with the moves that put the update and the next states in
+``7`` and ``3..6`` and one row ``w - update`` into register ``0``: a step reads and writes
+only fixed registers besides the statements' own, and the caller never gathers from or
+scatters into the file.
 
 Branches. ``BRANCHES`` is generated from the function table ``dsl.functions.FUNCTIONS``: one
 branch per row and, for reductions, per combination of operand types (``per_array``: one per
 operand type; ``global``/``global_scale``: one per tuple of operand types that the row's
-``scalar_args`` allow). Branch 0 is a no-op. A statement is the row
+``scalar_args`` allow). Branch 0, the no-op, returns its first operand: the rows that
+move values (``encoding``) use it. A statement is the row
 ``(branch, arg0, arg1, arg2, target, slot)``; it runs as one ``lax.switch`` over ``BRANCHES``
 inside a ``fori_loop`` over the rows (a switch executes one branch; ``vmap`` over programs
 would turn it into a select over all of them, 10x slower). Adding a row to the function table
@@ -39,7 +45,7 @@ from dsl.program import Type
 
 W_REGISTER, G_REGISTER, LR_REGISTER = 0, 1, 2
 STATE_REGISTERS = (3, 4, 5, 6)
-SCRATCH_REGISTER = 7
+UPDATE_REGISTER = 7
 FIRST_FREE_REGISTER = 8
 MAX_ARITY = 3
 
