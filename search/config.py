@@ -93,6 +93,36 @@ class OutputConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetaValidationConfig:
+  """Meta-overfitting monitor and funnel (``meta_validation``; Chen et al., 2023, Section 2.3).
+
+  Every ``every`` scored programs the current best is also scored on the meta-validation task
+  ``task`` (e.g. ``mlp_digits_10x``) by the search's own workers, and ``meta_validation.csv``
+  and ``meta_validation.png`` in the run folder show it next to its proxy fitness (Figure 3).
+  ``overrides`` and ``evaluator`` are as in ``task``. An empty ``task`` (or ``every: 0``)
+  turns the monitor off.
+
+  ``funnel_at_end``: when the budget is spent (not on Ctrl-C), run funnel selection
+  (``meta_validation.funnel``) on the ``funnel_top_k`` best programs over ``funnel_seeds``
+  seeds; ``funnel_task_10x``/``funnel_task_100x`` default to ``<proxy task>_10x``/``_100x``.
+  """
+  task: str = ""
+  every: int = 0
+  overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+  evaluator: str = ""
+  funnel_at_end: bool = False
+  funnel_top_k: int = 10
+  funnel_seeds: int = 3
+  funnel_task_10x: str = ""
+  funnel_task_100x: str = ""
+
+  @property
+  def monitoring(self) -> bool:
+    """Whether the meta-overfitting monitor is on."""
+    return bool(self.task) and self.every > 0
+
+
+@dataclasses.dataclass(frozen=True)
 class SearchConfig:
   """A whole search: run ``name``, ``seed``, the warm start ``initial_program`` (a built-in
   name such as ``adamw`` or a program file) and the sections above."""
@@ -104,11 +134,14 @@ class SearchConfig:
   evolution: EvolutionConfig = dataclasses.field(default_factory=EvolutionConfig)
   workers: WorkersConfig = dataclasses.field(default_factory=WorkersConfig)
   output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+  meta_validation: MetaValidationConfig = dataclasses.field(
+      default_factory=MetaValidationConfig)
 
 
 # Keys a resumed run may change (how long and on what it runs, not what it searches).
+# The monitor's interval and the funnel may change too; its task may not (one curve, one task).
 RESUMABLE_CHANGES = ("budget.", "workers.", "output.checkpoint_every_s", "output.metrics_every_s",
-                     "output.top_k")
+                     "output.top_k", "meta_validation.every", "meta_validation.funnel_")
 
 
 @dataclasses.dataclass
@@ -257,7 +290,12 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
                              ("workers.batch_size", config.workers.batch_size, 1),
                              ("workers.batches_per_worker", config.workers.batches_per_worker, 1),
                              ("workers.max_restarts", config.workers.max_restarts, 0),
-                             ("output.top_k", config.output.top_k, 1)):
+                             ("output.top_k", config.output.top_k, 1),
+                             ("meta_validation.every", config.meta_validation.every, 0),
+                             ("meta_validation.funnel_top_k", config.meta_validation.funnel_top_k,
+                              1),
+                             ("meta_validation.funnel_seeds", config.meta_validation.funnel_seeds,
+                              1)):
     if value < lowest:
       fail(key, f"must be at least {lowest}, got {value}")
   if evolution.tournament_size > evolution.population_size:
@@ -279,8 +317,17 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
       fail(key, f"must be non-negative, got {value}")
   if not config.name or "/" in config.name or config.name in (".", ".."):
     fail("name", f"must be a folder name (no '/'), got {config.name!r}")
-  if config.task.evaluator and config.task.evaluator.count(":") != 1:
-    fail("task.evaluator", f"must be 'module:callable', got {config.task.evaluator!r}")
+  for key, value in (("task.evaluator", config.task.evaluator),
+                     ("meta_validation.evaluator", config.meta_validation.evaluator)):
+    if value and value.count(":") != 1:
+      fail(key, f"must be 'module:callable', got {value!r}")
+  meta = config.meta_validation
+  if meta.task and meta.every == 0:
+    fail("meta_validation.every", f"must be at least 1 when meta_validation.task is set "
+         f"({meta.task!r}); 0 with task '' turns the monitor off")
+  if meta.every and not meta.task:
+    fail("meta_validation.task", f"must name a task when meta_validation.every is set "
+         f"({meta.every}); '' with every 0 turns the monitor off")
   return config
 
 

@@ -11,6 +11,13 @@ One program's way through a search::
          to events.jsonl, cache updated
       -> every few seconds: metrics.csv row, display; every minute: checkpoint, programs/, plot.
 
+With ``meta_validation.task`` set, every ``meta_validation.every`` scored programs the current
+best is also sent, as one more work item through the same pool, to be scored on that task
+(``meta_validation.monitor``): it never joins a population, the events or the cache, and its
+result (failed ones too) becomes a point of ``meta_validation.csv`` / ``.png``. With
+``meta_validation.funnel_at_end``, a search that spends its budget ends with funnel selection
+(``meta_validation.funnel``) on its run folder.
+
 Resume: the checkpoint holds the state after the first ``state.events`` events; the events
 after it are replayed into the state (never scored again), the children that were in flight
 and never came back are sent again, and the cache is rebuilt from every scored event.
@@ -21,6 +28,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import pathlib
 import signal
 import time
 from typing import Any, Callable
@@ -28,6 +36,7 @@ from typing import Any, Callable
 import dsl
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
+from search import workers
 from search.evolution import Child, SearchState
 
 CHECKPOINT_FORMAT = 1
@@ -42,6 +51,14 @@ def load_initial_program(spec: str) -> Program:
   if spec in dsl.library.names():
     return dsl.library.load(spec)
   return dsl.parse_file(spec)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaWork:
+  """A work item of the meta-overfitting monitor: the best program, to score on its task."""
+  id: int
+  program: Program
+  ticket: Any  # meta_validation.monitor.Ticket
 
 
 @dataclasses.dataclass
@@ -92,6 +109,10 @@ class Search:
     self._last_checkpoint = self._started
     self._last_plot = -math.inf
     self._snapshot_cache = None
+    self.monitor = None  # meta_validation.monitor.Monitor, made by open() if configured
+    self._meta_task: workers.Task | None = None  # the task the monitor's work is scored on
+    self.meta_in_flight = 0
+    self.funnel_table: pathlib.Path | None = None  # where the end-of-search funnel wrote
 
   # ---- time -------------------------------------------------------------------------------
   @property
@@ -122,6 +143,11 @@ class Search:
       self._replay(event)
       replayed += 1
     folder.open_logs()
+    meta = config.meta_validation
+    if meta.monitoring:
+      from meta_validation import monitor  # pylint: disable=import-outside-toplevel
+      self.monitor = monitor.Monitor(folder.path, meta.task, meta.every)  # reloads its CSV
+      self._meta_task = workers.Task.of(meta.task, meta.overrides, meta.evaluator)
     for child in sorted(self.state.pending.values(), key=lambda c: c.id):
       if child.id == evolution.INITIAL_ID:
         continue  # re-scored by _score_initial
@@ -203,9 +229,38 @@ class Search:
         "worker": worker, "metric": result.get("metric"), "normalized": result.get("normalized"),
         "reason": result.get("reason") or "", "redundant": child.redundant,
         "elapsed_s": round(self.elapsed, 3), "program": child.program.to_text()})
+    self._monitor()
+
+  # ---- the meta-overfitting monitor ------------------------------------------------------
+  def _monitor(self) -> None:
+    """Asks the monitor whether the best is due; if so, sends it to be scored on its task."""
+    if self.monitor is None or self.state.best is None:
+      return
+    best = self.state.best
+    due = self.monitor.due(self.state.scored, best.key, best.program, best.fitness)
+    if due is not None:
+      ticket, program = due
+      self.pool.submit([MetaWork(-1, program, ticket)], self._meta_task)
+      self.meta_in_flight += 1
+
+  def _receive_meta(self, done) -> None:
+    self.meta_in_flight -= 1
+    work: MetaWork = done.batch[0]
+    if done.results is None:  # the worker died on it: a failed point, not a search error
+      fitness, status, reason = -math.inf, "died", done.error
+    else:
+      result = done.results[0]
+      fitness, status, reason = result["fitness"], result["status"], result.get("reason")
+    if not math.isfinite(_fitness(fitness)):
+      self.log(f"meta-validation of program {work.ticket.key[:16]} on {self.monitor.task} "
+               f"failed ({status}: {reason})")
+    self.monitor.record(work.ticket, _fitness(fitness))
 
   def _receive(self, completed) -> None:
     for done in completed:
+      if done.batch and isinstance(done.batch[0], MetaWork):
+        self._receive_meta(done)
+        continue
       if done.results is None:  # the worker died: score the batch again, first
         self.log(f"{done.worker} died ({done.error}); its {len(done.batch)} programs are "
                  "sent again")
@@ -316,6 +371,8 @@ class Search:
         busy_from = self.clock()
         self._receive(completed)
         now = self.clock()
+        self._busy += now - busy_from  # before a metrics row closes the interval
+        busy_from = now
         if now - self._last_metrics[0] >= output.metrics_every_s:
           self.on_progress(self._record_metrics())
         if now - self._last_checkpoint >= output.checkpoint_every_s:
@@ -323,14 +380,52 @@ class Search:
         self._busy += self.clock() - busy_from
       summary = self._record_metrics()
       self.checkpoint(plots=True)
-      return summary
     finally:
       self.folder.close()
+    if not self.interrupted and self.config.meta_validation.funnel_at_end:
+      self.funnel_table = run_funnel(self.config, self.folder, self.log)
+    return summary
 
   def interrupt(self, *_: Any) -> None:
     """Stops at the next step (a signal handler): checkpoints what is done; what is in flight
     is sent again on resume."""
     self.interrupted = True
+
+
+def run_funnel(config: config_lib.SearchConfig, folder: run_folder_lib.RunFolder,
+               log: Callable[[str], None] = print) -> pathlib.Path | None:
+  """Funnel selection on the run folder (``meta_validation.funnel``) with the config's
+  ``meta_validation.funnel_*``; returns the table's path (``funnel/funnel.md``).
+
+  Skipped (returns the table) when ``funnel/funnel.json`` is newer than ``events.jsonl``
+  (a finished run resumed without a larger budget). A funnel that fails is logged, not
+  raised: the search itself is done and saved; returns None then.
+  """
+  from meta_validation import funnel  # pylint: disable=import-outside-toplevel
+  meta = config.meta_validation
+  out = folder.path / "funnel"
+  table = out / "funnel.md"
+  record = out / "funnel.json"
+  if (record.exists() and table.exists() and folder.events_path.exists()
+      and record.stat().st_mtime >= folder.events_path.stat().st_mtime):
+    log(f"funnel: up to date in {table}")
+    return table
+  tasks = None
+  if meta.funnel_task_10x or meta.funnel_task_100x:
+    from meta_validation import tasks as meta_tasks  # pylint: disable=import-outside-toplevel
+    tasks = {stage: name or meta_tasks.scaled_name(config.task.name, stage)
+             for stage, name in (("10x", meta.funnel_task_10x), ("100x", meta.funnel_task_100x))}
+  log(f"funnel: the top {meta.funnel_top_k} programs over {meta.funnel_seeds} seed(s)")
+  try:
+    funnel.funnel(folder.path, meta.funnel_top_k, meta.funnel_seeds, tasks=tasks,
+                  log=lambda message: log(f"funnel: {message}"))
+  except (KeyError, ValueError, OSError) as error:
+    message = error.args[0] if error.args else str(error)
+    log(f"funnel failed: {message}; run it again with  python -m meta_validation.funnel "
+        f"{folder.path}")
+    return None
+  log(f"funnel: table in {table}")
+  return table
 
 
 def install_signal_handlers(search: Search) -> None:

@@ -79,15 +79,24 @@ def _check_task(config: config_lib.SearchConfig) -> None:
     driver.load_initial_program(config.initial_program)
   except (ProgramError, OSError) as e:
     raise UsageError(f"initial_program: {e}") from None
-  if config.task.evaluator:
-    return
   import proxy_tasks  # pylint: disable=import-outside-toplevel
-  try:
-    proxy_tasks.get_config(config.task.name, **{k: v for k, v in config.task.overrides.items()
-                                               if k != "seed"})
-  except (KeyError, TypeError, ValueError) as e:
-    message = e.args[0] if e.args else str(e)
-    raise UsageError(f"task: {message}") from None
+  meta = config.meta_validation
+  checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]
+  if meta.monitoring and not meta.evaluator:
+    checks.append(("meta_validation.task", meta.task, meta.overrides))
+  if meta.monitoring or meta.funnel_at_end:
+    from meta_validation import tasks as meta_tasks  # pylint: disable=import-outside-toplevel
+    if meta.funnel_at_end:  # the funnel trains on registered tasks, whatever the evaluator
+      checks += [(f"meta_validation.funnel_task_{stage}",
+                  name or meta_tasks.scaled_name(config.task.name, stage), {})
+                 for stage, name in (("10x", meta.funnel_task_10x),
+                                     ("100x", meta.funnel_task_100x))]
+  for key, name, overrides in checks:
+    try:
+      proxy_tasks.get_config(name, **{k: v for k, v in overrides.items() if k != "seed"})
+    except (KeyError, TypeError, ValueError) as e:
+      message = e.args[0] if e.args else str(e)
+      raise UsageError(f"{key}: {message}") from None
 
 
 def make_pool(config: config_lib.SearchConfig):
@@ -119,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     if pool is not None:
       pool.close()
   print(progress.summary(summary, str(folder.path)))
+  if search.monitor is not None and search.monitor.rows:
+    print(f"meta-validation curve: {folder.path / 'meta_validation.png'}")
+  if search.funnel_table is not None:
+    print(f"funnel table: {search.funnel_table}")
   if search.interrupted:
     print(f"interrupted: resume with  python -m search.run --resume {folder.path}",
           file=sys.stderr)

@@ -11,6 +11,9 @@
     metrics.csv         the search over time (one row every ``metrics_every_s``)
     progress.png        best / median fitness, cache hit rate, redundant statements, programs/s
     programs/           initial.py, best.py (pruned), top_01.py ... top_k (pruned), scored text
+    meta_validation.csv the best program scored on the meta-validation task every N scored
+    meta_validation.png programs, next to its proxy fitness (with ``meta_validation.task``)
+    funnel/             funnel selection at the end (with ``meta_validation.funnel_at_end``)
 
 Crash safety: whole files are written to a temporary file, fsynced and renamed over the old one
 (``atomic_write``), so a reader sees the old or the new file, never a mix. The two logs are

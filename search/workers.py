@@ -5,7 +5,11 @@ loading its data is the expensive part) and then scores batches of programs sent
 The driver talks to either pool through the same three calls:
 
 * ``pool.slots``: how many batches it may keep in flight;
-* ``pool.submit(batch)``: a list of ``evolution.Child``;
+* ``pool.submit(batch, task=None)``: a list of ``evolution.Child`` (anything with ``id`` and
+  ``program``), scored on the search's task, or on another ``Task`` (the meta-validation
+  monitor's): a worker builds one evaluator per task, the first time it is asked for it, and
+  keeps it; a batch on another task that raises comes back as failed results, never as an
+  exception;
 * ``pool.wait(timeout)``: the batches finished since the last call, each a ``Completed`` whose
   ``results`` is None if the worker died while scoring it (the driver sends it again).
 
@@ -31,6 +35,22 @@ from search.evolution import Child
 SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """A task other than the search's a batch may be scored on: ``build_evaluator``'s args."""
+  name: str
+  overrides: tuple[tuple[str, Any], ...] = ()
+  evaluator: str = ""
+
+  @classmethod
+  def of(cls, name: str, overrides: Mapping[str, Any] | None = None, evaluator: str = ""
+         ) -> "Task":
+    return cls(name, tuple(sorted(dict(overrides or {}).items())), evaluator)
+
+  def build(self):
+    return build_evaluator(self.name, dict(self.overrides), self.evaluator)
+
+
 @dataclasses.dataclass
 class Completed:
   """A batch back from a worker: one result record per child, or None if the worker died."""
@@ -49,6 +69,9 @@ def build_evaluator(name: str, overrides: Mapping[str, Any] | None = None, evalu
     factory = getattr(importlib.import_module(module_name), attribute)
     return factory(name, **overrides)
   import proxy_tasks  # pylint: disable=import-outside-toplevel
+  if name not in proxy_tasks.names():
+    import meta_validation.tasks  # pylint: disable=import-outside-toplevel,unused-import
+    # (registers the meta-validation tasks <family>_10x / _100x)
   return proxy_tasks.Evaluator(proxy_tasks.get(name, **overrides))
 
 
@@ -72,6 +95,37 @@ def score(evaluator, batch: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
   return [result_record(r) for r in results]
 
 
+def failed_records(count: int, error: BaseException) -> list[dict[str, Any]]:
+  """``count`` result records of a batch that could not be scored (status ``error``)."""
+  reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+  return [{"fitness": -math.inf, "status": "error", "seconds": None, "metric": None,
+           "normalized": None, "reason": reason} for _ in range(count)]
+
+
+class Evaluators:
+  """A worker's evaluators: the search task's, built at start, and one per other ``Task``,
+  built the first time a batch asks for it (building is the expensive part) and kept."""
+
+  def __init__(self, main, factory=None):
+    self.main = main
+    self.factory = factory or (lambda task: task.build())
+    self.others: dict[str, Any] = {}  # repr(task) -> its evaluator
+
+  def score(self, batch: Sequence[tuple[int, str]], task: Task | None = None
+            ) -> list[dict[str, Any]]:
+    """``score`` on the search task (errors raise), or on ``task`` (errors become failed
+    results: a broken meta-validation must not stop the search)."""
+    if task is None:
+      return score(self.main, batch)
+    key = repr(task)  # overrides may hold lists (YAML), which do not hash
+    try:
+      if key not in self.others:
+        self.others[key] = self.factory(task)
+      return score(self.others[key], batch)
+    except Exception as error:  # pylint: disable=broad-except
+      return failed_records(len(batch), error)
+
+
 def _payload(batch: Sequence[Child]) -> list[tuple[int, str]]:
   return [(child.id, child.program.to_text()) for child in batch]
 
@@ -79,11 +133,14 @@ def _payload(batch: Sequence[Child]) -> list[tuple[int, str]]:
 class LocalPool:
   """Scores in the driver process, one batch at a time, in the order submitted (no Ray)."""
 
-  def __init__(self, evaluator, slots: int = 1, name: str = "local"):
+  def __init__(self, evaluator, slots: int = 1, name: str = "local", factory=None):
+    """``factory(task)`` builds the evaluator of another ``Task`` (default: ``task.build()``)."""
     self.evaluator = evaluator
+    self.evaluators = Evaluators(evaluator, factory)
     self.slots = slots
     self.name = name
     self._queue: collections.deque = collections.deque()
+    self._tasks: dict[int, Task | None] = {}  # id(batch) -> its task
 
   @property
   def workers(self) -> int:
@@ -93,30 +150,35 @@ class LocalPool:
   def in_flight(self) -> int:
     return len(self._queue)
 
-  def submit(self, batch: list[Child]) -> None:
+  def submit(self, batch: list[Child], task: Task | None = None) -> None:
     self._queue.append(batch)
+    self._tasks[id(batch)] = task
 
   def wait(self, timeout: float | None = None) -> list[Completed]:
     del timeout  # scoring here is synchronous
     if not self._queue:
       return []
     batch = self._queue.popleft()
-    return [Completed(batch, score(self.evaluator, _payload(batch)), self.name)]
+    task = self._tasks.pop(id(batch), None)
+    return [Completed(batch, self.evaluators.score(_payload(batch), task), self.name)]
 
   def close(self) -> None:
     self._queue.clear()
+    self._tasks.clear()
 
 
 class EvaluatorActor:
-  """The body of a Ray worker: one evaluator, built once, scoring batch after batch."""
+  """The body of a Ray worker: one evaluator per task, each built once, scoring batch after
+  batch."""
 
   def __init__(self, task_name: str, overrides: Mapping[str, Any], evaluator: str, name: str):
     os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
     self.name = f"{name}@{socket.gethostname()}:{os.getpid()}"
-    self.evaluator = build_evaluator(task_name, overrides, evaluator)
+    self.evaluators = Evaluators(build_evaluator(task_name, overrides, evaluator))
 
-  def evaluate(self, batch: list[tuple[int, str]]) -> tuple[str, list[dict[str, Any]]]:
-    return self.name, score(self.evaluator, batch)
+  def evaluate(self, batch: list[tuple[int, str]], task: Task | None = None
+               ) -> tuple[str, list[dict[str, Any]]]:
+    return self.name, self.evaluators.score(batch, task)
 
 
 class RayPool:
@@ -179,12 +241,12 @@ class RayPool:
   def in_flight(self) -> int:
     return len(self._in_flight)
 
-  def submit(self, batch: list[Child]) -> None:
+  def submit(self, batch: list[Child], task: Task | None = None) -> None:
     alive = [i for i, ok in enumerate(self._alive) if ok]
     if not alive:
       raise RuntimeError("every worker has died more often than workers.max_restarts allows")
     index = min(alive, key=lambda i: (self._load[i], i))  # the least busy actor
-    reference = self._actors[index].evaluate.remote(_payload(batch))
+    reference = self._actors[index].evaluate.remote(_payload(batch), task)
     self._in_flight[reference] = (index, batch)
     self._load[index] += 1
 

@@ -60,3 +60,8 @@ class FakeEvaluator:
 def make(name: str, **overrides) -> FakeEvaluator:
   """The ``task.evaluator`` factory (``tests.search.fakes:make``)."""
   return FakeEvaluator(name, **overrides)
+
+
+def broken(name: str, **overrides) -> FakeEvaluator:
+  """A ``task.evaluator`` factory that cannot build its task (a misnamed meta task)."""
+  raise KeyError(f"unknown proxy task '{name}' ({overrides})")

@@ -38,7 +38,10 @@ def test_ray_workers_survive_a_crash(tmp_path):
   marker = tmp_path / "crashed"
   config = small_config(tmp_path, max_programs=60, overrides=[
       "workers.backend=ray", "workers.num_workers=2", "workers.batch_size=2",
-      f"task.overrides={{crash_marker: '{marker}'}}"])
+      f"task.overrides={{crash_marker: '{marker}'}}",
+      # The monitor's work goes to the same actors, scored on a second task (no crash there).
+      "meta_validation.task=fake_10x", "meta_validation.evaluator=tests.search.fakes:make",
+      "meta_validation.every=10"])
   folder = run_folder.RunFolder(tmp_path / "test")
   messages = []
   pool = workers.RayPool(config.task.name, config.task.overrides, config.task.evaluator,
@@ -51,6 +54,9 @@ def test_ray_workers_survive_a_crash(tmp_path):
     assert len(events) == 61 and len({e["id"] for e in events}) == 61
     workers_seen = {e["worker"] for e in events if e["worker"]}
     assert len(workers_seen) >= 2
+    points = search.monitor.rows
+    assert [r["scored"] for r in points] == list(range(10, search.state.scored + 1, 10))
+    assert any(math.isfinite(r["meta_fitness"]) for r in points)
   finally:
     pool.close()
   assert not ray.is_initialized()
