@@ -1,6 +1,6 @@
 """A program as arrays for the interpreter: live statements only, registers, branch ids.
 
-``encode(program)`` type-checks the program (``dsl.infer_types``), drops statements that cannot
+``encode(program)`` type-checks the program (``dsl.analysis.analyze``), drops statements that cannot
 affect the update (backward liveness, iterated across steps: a state is live only if a live
 statement reads its incoming value), and picks each statement's branch from its function and
 operand types (``interpreter.branch_index``). Dead statements are dropped, never run: their
@@ -25,7 +25,8 @@ import dataclasses
 import numpy as np
 
 from dsl import functions as fns
-from dsl.program import Program, ProgramError, Type, infer_types, param_types
+from dsl.analysis import Analysis, analyze
+from dsl.program import Program, ProgramError, Type, param_types
 from proxy_tasks import interpreter as interp
 
 MAX_LENGTH = 128  # live statements
@@ -54,21 +55,13 @@ class Encoded:
 
 
 def live_statements(program: Program) -> tuple[int, ...]:
-  """Indices of the statements whose values can reach the update (at this or a later step)."""
-  live_out = {program.returns[0]}
-  while True:
-    live, kept = set(live_out), []
-    for index in range(len(program.statements) - 1, -1, -1):
-      statement = program.statements[index]
-      if statement.target in live:
-        kept.append(index)
-        live.discard(statement.target)
-        live.update(statement.reads)
-    grown = live_out | {program.returns[1 + i] for i, state in enumerate(program.states)
-                        if state in live}
-    if grown == live_out:
-      return tuple(reversed(kept))
-    live_out = grown
+  """Indices of the statements whose values can reach the update (at this or a later step):
+  the complement of ``dsl.redundant_statements``, cross-step liveness included."""
+  return _live(analyze(program))
+
+
+def _live(analysis: Analysis) -> tuple[int, ...]:
+  return tuple(i for i, is_live in enumerate(analysis.live) if is_live)
 
 
 def register_bucket(registers: int) -> int:
@@ -80,8 +73,8 @@ def register_bucket(registers: int) -> int:
 
 def encode(program: Program) -> Encoded:
   """``program`` as interpreter arrays (raises ``ProgramError`` if invalid or too long)."""
-  types = infer_types(program)
-  live = live_statements(program)
+  analysis = analyze(program)  # one abstract execution: types and liveness
+  types, live = analysis.types, _live(analysis)
   if len(live) > MAX_LENGTH:
     raise ProgramError(f"program has {len(live)} live statements; the evaluator takes at most "
                        f"{MAX_LENGTH}")
