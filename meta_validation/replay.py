@@ -2,8 +2,8 @@
 
   python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--out DIR]
 
-1. Tuning, the same budget for each (``meta_validation.tuning``): AdamW and Lion over 4
-   learning rates x 3 weight decays, the program over 12 learning-rate multipliers; every
+1. Tuning, the same budget for each (``meta_validation.tuning``): AdamW and Lion over 5
+   learning rates x 3 weight decays, the program over 15 learning-rate multipliers; every
    point scored on the tuning seed (``--tune-seed``, default 0).
 2. The best point of each trained on seeds ``0 .. N-1`` with learning curves
    (``meta_validation.training``).

@@ -5,10 +5,10 @@ A comparison against untuned baselines flatters a found program (its constants w
 on the proxy); Chen et al. (2023) compare against tuned AdamW. Here every optimizer gets the
 same number of tuning runs:
 
-* AdamW and Lion: ``proxy_tasks.baselines.GRIDS`` (4 learning rates x 3 weight decays), made
+* AdamW and Lion: ``proxy_tasks.baselines.GRIDS`` (5 learning rates x 3 weight decays), made
   by rewriting the built-in programs' constants (``proxy_tasks.baselines.with_hyperparameters``);
-* the program: ``LR_MULTIPLIERS`` (12 values, 10^(k/4 - 1.5) for k = 0..11, so 1 is one of
-  them), made by appending ``update = update * m`` to it: the update it returns is scaled by
+* the program: ``LR_MULTIPLIERS`` (as many as AdamW's grid has points: 15 values, 10^((k - 7)/4)
+  for k = 0..14, from 0.018 to 56, so 1 is one of them), made by appending ``update = update * m`` to it: the update it returns is scaled by
   ``m``, which is a learning-rate multiplier whatever the program's learning-rate constant is,
   and needs no knowledge of its structure.
 
@@ -30,7 +30,9 @@ import proxy_tasks
 from dsl.program import Program, Statement
 from proxy_tasks import baselines
 
-LR_MULTIPLIERS = tuple(float(f"{10 ** (k / 4 - 1.5):.4g}") for k in range(12))
+_GRID_POINTS = len(baselines.GRIDS["adamw"]["lr"]) * len(baselines.GRIDS["adamw"]["wd"])
+LR_MULTIPLIERS = tuple(float(f"{10 ** ((k - _GRID_POINTS // 2) / 4):.4g}")
+                       for k in range(_GRID_POINTS))
 BASELINES = ("adamw", "lion")
 
 

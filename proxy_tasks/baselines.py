@@ -2,11 +2,10 @@
 
   python -m proxy_tasks.baselines --task mlp_digits [--steps 300] [--seeds 0 1] [--out runs/baselines]
 
-The grid is made by rewriting the constants of the built-in programs (programs are data): the
-peak learning rate is the constant of the statement ``lr = lr * c`` (``c`` multiplies the
-schedule parameter) and the weight decay the constant of ``wd = w * c`` (``c`` multiplies the
-weights). Every point is scored by ``proxy_tasks.Evaluator`` (fitness normalised against the
-default AdamW warm start). The results go to ``<out>/<task>.json`` (written atomically: a
+The grids (``dsl.hyperparameters.GRIDS``) are made by rewriting the learning-rate and
+weight-decay constants of the built-in programs (programs are data). Every point is scored by
+``proxy_tasks.Evaluator`` (fitness normalised against the task's fitness reference, tuned
+AdamW by default: the best AdamW point scores 0). The results go to ``<out>/<task>.json`` (written atomically: a
 temporary file renamed over the old one), with each point's program text, metric, fitness and
 status and the best point of each optimizer; a table is printed.
 """
@@ -21,49 +20,14 @@ import pathlib
 import sys
 
 import dsl
+from dsl import hyperparameters
 from dsl.files import atomic_write
-from dsl.program import Program, Statement
+# Re-exported: the grids and the rewriting live in dsl.hyperparameters.
+from dsl.hyperparameters import GRIDS, with_hyperparameters  # pylint: disable=unused-import
 from proxy_tasks import registry
 from proxy_tasks.evaluator import Evaluator
 
 DEFAULT_OUT = pathlib.Path("runs/baselines")
-GRIDS = {
-    # Centred on the tuned optima of the digits tasks (AdamW's best lr was 1e-2 and Lion's 1e-3,
-    # both at the top of an earlier, lower grid), with Lion's lr 10x smaller, as the paper advises.
-    "adamw": {"lr": (1e-3, 3e-3, 1e-2, 3e-2), "wd": (0.0, 0.01, 0.1)},
-    "lion": {"lr": (1e-4, 3e-4, 1e-3, 3e-3), "wd": (0.0, 0.1, 1.0)},
-}
-
-
-def _constant_position(statement: Statement, variable: str) -> int | None:
-  """Where the constant of ``target = variable * c`` (or ``c * variable``) is, if it is one."""
-  if statement.function != "*" or variable not in statement.args:
-    return None
-  for position, arg in enumerate(statement.args):
-    if isinstance(arg, float):
-      return position
-  return None
-
-
-def with_hyperparameters(program: Program, lr: float | None = None,
-                         wd: float | None = None) -> Program:
-  """``program`` with the constant of ``lr = lr * c`` set to ``lr`` and of ``wd = w * c`` set
-  to ``wd``; raises ``ValueError`` if the program has no such statement."""
-  statements = list(program.statements)
-  for name, variable, value in (("learning rate", program.lr, lr),
-                                ("weight decay", program.weights, wd)):
-    if value is None:
-      continue
-    for index, statement in enumerate(statements):
-      position = _constant_position(statement, variable)
-      if position is not None:
-        args = list(statement.args)
-        args[position] = float(value)
-        statements[index] = dataclasses.replace(statement, args=tuple(args))
-        break
-    else:
-      raise ValueError(f"no '{variable} * constant' statement ({name}) in:\n{program.to_text()}")
-  return program.replace(statements=tuple(statements))
 
 
 def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides) -> dict:
@@ -72,12 +36,10 @@ def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides
   task = registry.get(task_name, **overrides)
   evaluator = Evaluator(task)
   points, programs = [], []
-  for optimizer, grid in grids.items():
-    base = dsl.library.load(optimizer)
-    for lr in grid["lr"]:
-      for wd in grid["wd"]:
-        points.append({"optimizer": optimizer, "lr": lr, "wd": wd})
-        programs.append(with_hyperparameters(base, lr=lr, wd=wd))
+  for optimizer, spec in grids.items():
+    for point, program in hyperparameters.grid(dsl.library.load(optimizer), spec):
+      points.append({"optimizer": optimizer, **point})
+      programs.append(program)
   for point, program, result in zip(points, programs, evaluator.evaluate(programs)):
     point.update(metric=_json_float(result.metric), fitness=_json_float(result.fitness),
                  normalized=_json_float(result.normalized), status=result.status,
@@ -87,7 +49,8 @@ def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides
     current = best.get(point["optimizer"])
     if point["status"] == "ok" and (current is None or point["metric"] < current["metric"]):
       best[point["optimizer"]] = point
-  content = {"task": dataclasses.asdict(task.config), "adamw_metric": evaluator.adamw_metric,
+  content = {"task": dataclasses.asdict(task.config), "reference": task.config.fitness_reference,
+             "reference_metric": evaluator.reference_metric,
              "metric": "validation metric, lower is better (proxy_tasks.tasks)",
              "points": points, "best": best}
   write_json_atomic(out / f"{task.name}.json", content)

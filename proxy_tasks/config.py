@@ -16,6 +16,8 @@ import dataclasses
 
 import numpy as np
 
+FITNESS_REFERENCES = ("tuned_adamw", "adamw", "none")
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
@@ -49,6 +51,10 @@ class TaskConfig:
     chunks: the training loop runs in this many compiled chunks, between which the time budget
       is checked (more chunks: finer timeout, a little more dispatch).
     noise: gradient-noise scale of the toy objectives.
+    fitness_reference: what fitness is normalised against (``proxy_tasks.evaluator``):
+      ``tuned_adamw`` (the best AdamW of ``hyperparameters.GRIDS["adamw"]`` on this task),
+      ``adamw`` (the library AdamW as the paper writes it: lr 1e-3, weight decay 0.01) or
+      ``none`` (fitness is minus the metric).
   """
   name: str = "mlp_digits"
   model: str = "mlp"
@@ -71,6 +77,7 @@ class TaskConfig:
   time_budget_s: float = 60.0
   chunks: int = 1
   noise: float = 0.1
+  fitness_reference: str = "tuned_adamw"
 
   def __post_init__(self):
     if isinstance(self.seeds, int):
@@ -84,6 +91,9 @@ class TaskConfig:
     if not 0.0 <= self.warmup_fraction < 1.0:
       raise ValueError(f"task '{self.name}': warmup_fraction must be in [0, 1), got "
                        f"{self.warmup_fraction}")
+    if self.fitness_reference not in FITNESS_REFERENCES:
+      raise ValueError(f"task '{self.name}': fitness_reference must be one of "
+                       f"{', '.join(FITNESS_REFERENCES)}, got {self.fitness_reference!r}")
     if self.chunks < 1:
       raise ValueError(f"task '{self.name}': chunks must be >= 1, got {self.chunks}")
 

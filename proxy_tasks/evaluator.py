@@ -35,11 +35,15 @@ Fitness (**higher is better**, ``-inf`` on failure)::
 
   metric      = mean over the task's seeds of the validation metric (lower is better;
                 proxy_tasks.tasks documents it per model)
-  normalized  = log(metric(AdamW) / metric)  # 0: as good as the warm start, > 0: better
+  normalized  = log(metric(reference) / metric)  # 0: as good as the reference, > 0: better
   fitness     = normalized
 
-``metric(AdamW)`` is the warm start ``dsl.library.load("adamw")`` scored once per evaluator on
-the same task. With ``normalize=False`` (or if AdamW itself fails) ``fitness = -metric``.
+The reference is the task's ``fitness_reference`` (``proxy_tasks.TaskConfig``), found once
+per evaluator on the same task and seeds: by default ``tuned_adamw``, the best of AdamW over
+``hyperparameters.GRIDS["adamw"]`` (5 learning rates x 3 weight decays), so ``fitness > 0`` means better than AdamW tuned on the same budget;
+``adamw`` is the library AdamW as the paper writes it (lr 1e-3, weight decay 0.01). With
+``normalize=False``, ``fitness_reference: none``, or if every reference run fails,
+``fitness = -metric``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ import numpy as np
 from jax import lax
 
 import dsl
+from dsl import hyperparameters
 from dsl.program import Program
 from proxy_tasks import encoding
 from proxy_tasks import interpreter as interp
@@ -72,7 +77,7 @@ class Result:
   """One program's score on one task (picklable: plain floats and strings).
 
   ``fitness``: higher is better, ``-inf`` on failure. ``metric``: the raw validation metric
-  (lower is better; NaN when the run failed). ``normalized``: ``log(metric(AdamW) / metric)``.
+  (lower is better; NaN when the run failed). ``normalized``: ``log(metric(reference) / metric)``.
   ``status``: one of ``STATUSES``; ``reason``: why, for a failure. ``seconds``: wall time
   (each compiled call's time shared among the runs in it). ``steps``: optimizer steps run
   (summed over seeds).
@@ -236,7 +241,8 @@ class Evaluator:
     slots: runs (program, seed) trained together. Throughput needs batches of at least
       ``slots * threads`` runs per ``evaluate`` call.
     threads: queues of runs in flight at once (XLA releases the GIL while it runs).
-    normalize: score AdamW once and report ``normalized``/``fitness`` against it.
+    normalize: find the task's fitness reference once (``reference``) and report
+      ``normalized``/``fitness`` against it.
   """
 
   def __init__(self, task: Task, slots: int = 8, threads: int = 1, normalize: bool = True):
@@ -246,7 +252,7 @@ class Evaluator:
     self.normalize = normalize
     self._run: _Run | None = None
     self._compiled: set[int] = set()
-    self._adamw_metric: float | None = None
+    self._reference: tuple[Program | None, float] | None = None
 
   # Setup, lazily.
   def _ensure(self) -> _Run:
@@ -273,18 +279,36 @@ class Evaluator:
     self._compiled.add(registers)
 
   @property
-  def adamw_metric(self) -> float:
-    """The warm start's validation metric on this task (scored once)."""
-    if self._adamw_metric is None:
-      result = self._evaluate([dsl.library.load("adamw")], normalized_by=None)[0]
-      self._adamw_metric = result.metric if result.ok else math.nan
-    return self._adamw_metric
+  def reference(self) -> tuple[Program | None, float]:
+    """``(program, metric)`` that fitness is normalised against, found once on this task:
+    the task's ``fitness_reference`` (``(None, nan)`` for ``none`` or ``normalize=False``)."""
+    if self._reference is None:
+      kind = self.task.config.fitness_reference if self.normalize else "none"
+      adamw = dsl.library.load("adamw")
+      if kind == "none":
+        candidates = []
+      elif kind == "tuned_adamw":
+        candidates = [p for _, p in hyperparameters.grid(adamw, hyperparameters.GRIDS["adamw"])]
+      else:
+        candidates = [adamw]
+      results = self._evaluate(candidates, normalized_by=None)
+      scored = [(r.metric, i) for i, r in enumerate(results) if r.ok]
+      if scored:
+        metric, best = min(scored)
+        self._reference = (candidates[best], metric)
+      else:
+        self._reference = (None, math.nan)
+    return self._reference
+
+  @property
+  def reference_metric(self) -> float:
+    """The reference's validation metric on this task (NaN: no reference)."""
+    return self.reference[1]
 
   # Scoring.
   def evaluate(self, programs: Sequence[Program]) -> list[Result]:
     """One ``Result`` per program, in order."""
-    reference = self.adamw_metric if self.normalize else None
-    return self._evaluate(list(programs), reference)
+    return self._evaluate(list(programs), self.reference_metric)
 
   def _evaluate(self, programs: list[Program], normalized_by: float | None) -> list[Result]:
     self._ensure()

@@ -125,12 +125,19 @@ class MetaValidationConfig:
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
   """A whole search: run ``name``, ``seed``, the warm start ``initial_program`` (a built-in
-  name such as ``adamw`` or a program file) and the sections above."""
+  name such as ``adamw`` or a program file) and the sections above.
+
+  ``tune_initial``: before the search, the initial program's learning rate and weight decay
+  (the constants of its ``lr = lr * c`` and ``wd = w * c`` statements) are set to the best
+  point of ``dsl.hyperparameters.GRIDS["adamw"]`` on the proxy task, so the search
+  starts from, and must beat, AdamW tuned on its own budget.
+  """
   name: str
   seed: int
   initial_program: str
   task: TaskConfig
   budget: BudgetConfig
+  tune_initial: bool = False
   evolution: EvolutionConfig = dataclasses.field(default_factory=EvolutionConfig)
   workers: WorkersConfig = dataclasses.field(default_factory=WorkersConfig)
   output: OutputConfig = dataclasses.field(default_factory=OutputConfig)

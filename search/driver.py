@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import math
 import pathlib
 import signal
@@ -34,6 +35,7 @@ import time
 from typing import Any, Callable
 
 import dsl
+from dsl import hyperparameters
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
 from search import workers
@@ -274,26 +276,63 @@ class Search:
           self._join(twin, {"fitness": result["fitness"], "status": "cached",
                             "seconds": 0.0}, None)
 
+  def _score_now(self, programs: list[Program]) -> list[tuple[dict[str, Any], str]] | None:
+    """Scores ``programs`` on the search task and waits for all of them (before the search:
+    the warm start and its tuning grid); a batch whose worker died is sent again. Returns
+    ``(result, worker)`` per program, or None if interrupted."""
+    works = [MetaWork(-1 - i, program, None) for i, program in enumerate(programs)]
+    size = self.config.workers.batch_size
+    for start in range(0, len(works), size):
+      self.pool.submit(works[start:start + size])
+    results: dict[int, tuple[dict[str, Any], str]] = {}
+    while len(results) < len(works):
+      if self.interrupted:
+        return None
+      for done in self.pool.wait(1.0):
+        if done.results is None:
+          self.log(f"{done.worker} died scoring the initial program; trying again")
+          self.pool.submit(done.batch)
+          continue
+        for work, result in zip(done.batch, done.results):
+          results[work.id] = (result, done.worker)
+    return [results[work.id] for work in works]
+
+  def _tune_initial(self, program: Program) -> tuple[Program, dict[str, Any], str] | None:
+    """The initial program at the best learning rate and weight decay of the AdamW grid on
+    the proxy task, with its result; the grid goes to ``programs/initial_tuning.json``."""
+    points = hyperparameters.grid(program, hyperparameters.GRIDS["adamw"])
+    scored = self._score_now([candidate for _, candidate in points])
+    if scored is None:
+      return None
+    record = [{**point, "fitness": _fitness(result["fitness"]), "metric": result.get("metric"),
+               "status": result["status"]} for (point, _), (result, _) in zip(points, scored)]
+    best = max(range(len(points)), key=lambda i: (record[i]["fitness"], -i))
+    run_folder_lib.atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
+        {"grid": hyperparameters.GRIDS["adamw"], "best": record[best],
+         "points": [{**r, "fitness": str(r["fitness"]) if not math.isfinite(r["fitness"])
+                     else r["fitness"]} for r in record]}, indent=2))
+    self.log(f"tuned the initial program: lr {record[best]['lr']:g}, weight decay "
+             f"{record[best]['wd']:g} (fitness {record[best]['fitness']:.4f})")
+    return points[best][1], scored[best][0], scored[best][1]
+
   def _score_initial(self) -> None:
-    """Scores the warm start (child 0) and fills every island with copies of it."""
+    """Scores the warm start (child 0), tuned first if so configured, and fills every island
+    with copies of it."""
     program = load_initial_program(self.config.initial_program)
     if self.folder.programs.joinpath("initial.py").exists():
       program = dsl.parse_file(self.folder.programs / "initial.py")  # as the run started
+    if self.config.tune_initial:
+      tuned = self._tune_initial(program)
+      if tuned is None:
+        return
+      program, result, worker = tuned
+    else:
+      scored = self._score_now([program])
+      if scored is None:
+        return
+      (result, worker), = scored
     child = Child(evolution.INITIAL_ID, 0, -1, "initial", program, self.cache.key(program),
                   analysis.redundant_fraction(program))
-    self.state.pending[child.id] = child
-    while True:
-      self.pool.submit([child])
-      done = []
-      while not done:
-        done = self.pool.wait(1.0)
-        if self.interrupted:
-          return
-      if done[0].results is not None:
-        break
-      self.log(f"{done[0].worker} died scoring the initial program; trying again")
-    result = done[0].results[0]
-    self.state.pending.pop(child.id)
     self.cache.put(child.key, _fitness(result["fitness"]))
     member = evolution.Member(child.id, program, child.key, _fitness(result["fitness"]),
                               child.redundant)
@@ -301,7 +340,7 @@ class Search:
     self.folder.append_event({
         "seq": self.state.events, "id": child.id, "parent": None, "island": None,
         "mutation": "initial", "key": child.key, "fitness": member.fitness,
-        "status": result["status"], "seconds": result.get("seconds"), "worker": done[0].worker,
+        "status": result["status"], "seconds": result.get("seconds"), "worker": worker,
         "metric": result.get("metric"), "normalized": result.get("normalized"),
         "reason": result.get("reason") or "", "redundant": child.redundant,
         "elapsed_s": round(self.elapsed, 3), "program": program.to_text()})
@@ -364,7 +403,9 @@ class Search:
       while not self.interrupted:
         busy_from = self.clock()
         self._fill()
-        if self.pool.in_flight == 0 and not self.queue:
+        # Not done while the budget lasts, even with nothing in flight: every worker may be
+        # parked for a moment (restarting after a crash, or its node lost).
+        if self.pool.in_flight == 0 and not self.queue and self._generation_done():
           break
         self._busy += self.clock() - busy_from
         completed = self.pool.wait(0.25)

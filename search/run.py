@@ -19,6 +19,7 @@ import argparse
 import pathlib
 import sys
 
+from dsl import hyperparameters
 from dsl.program import ProgramError
 from search import config as config_lib
 from search import driver, progress, run_folder, workers
@@ -76,9 +77,15 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.SearchConfig, run_fold
 def _check_task(config: config_lib.SearchConfig) -> None:
   """Fails early (exit 2) on an unknown task or program, before any worker starts."""
   try:
-    driver.load_initial_program(config.initial_program)
+    initial = driver.load_initial_program(config.initial_program)
   except (ProgramError, OSError) as e:
     raise UsageError(f"initial_program: {e}") from None
+  if config.tune_initial:
+    try:
+      hyperparameters.with_hyperparameters(initial, lr=1.0, wd=1.0)
+    except ValueError as e:
+      raise UsageError(f"tune_initial: {config.initial_program}: {e} (set tune_initial: "
+                       "false)") from None
   import proxy_tasks  # pylint: disable=import-outside-toplevel
   meta = config.meta_validation
   checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import dsl
-from meta_validation import replay
+from meta_validation import replay, tuning
 
 
 def test_replay_writes_record_table_and_plot_next_to_the_program(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_replay_writes_record_table_and_plot_next_to_the_program(tmp_path, capsy
   assert [r["optimizer"] for r in record["rows"]] == ["adamw", "lion", "found"]
   assert record["eval_seeds"] == [0, 1] and record["task"]["steps"] == 30
   for row in record["rows"]:
-    assert len(row["final_per_seed"]) == 2 and len(row["tuning"]["grid"]) == 12
+    assert len(row["final_per_seed"]) == 2 and len(row["tuning"]["grid"]) == len(tuning.LR_MULTIPLIERS)
     assert row["curves"]["eval_steps"][-1] == 30
   adamw = record["rows"][0]
   assert adamw["log_adamw_over_metric"] == 0.0

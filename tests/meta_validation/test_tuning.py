@@ -12,7 +12,7 @@ from meta_validation import tuning
 def test_grids_have_the_same_size_and_one_is_a_multiplier():
   lion = dsl.library.load("lion")
   sizes = {len(tuning.grid("adamw")), len(tuning.grid("lion")), len(tuning.grid("p", lion))}
-  assert sizes == {12}
+  assert len(sizes) == 1 and len(tuning.LR_MULTIPLIERS) in sizes
   assert 1.0 in tuning.LR_MULTIPLIERS
   assert tuning.grid("p", lion)[tuning.LR_MULTIPLIERS.index(1.0)].program == lion
 

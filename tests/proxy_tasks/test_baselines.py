@@ -26,3 +26,11 @@ def test_run_writes_the_grid_and_the_best_points(tmp_path):
 def test_cli_rejects_an_unknown_task(capsys):
   assert baselines.main(["--task", "nope"]) == 2
   assert "unknown proxy task 'nope'" in capsys.readouterr().err
+
+
+def test_the_best_adamw_point_is_the_fitness_reference(tmp_path):
+  grids = {"adamw": {"lr": (1e-3, 1e-2), "wd": (0.0, 0.01)}}
+  content = baselines.run("quadratic", tmp_path, grids=grids, steps=20)
+  # The evaluator's reference is tuned on the full GRIDS["adamw"], which holds these points.
+  assert content["reference"] == "tuned_adamw"
+  assert all(p["fitness"] <= 1e-6 for p in content["points"])

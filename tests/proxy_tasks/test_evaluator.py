@@ -7,6 +7,7 @@ import pytest
 
 import dsl
 import proxy_tasks
+from dsl import hyperparameters
 from proxy_tasks import reference
 
 TOY = "linear_regression"
@@ -49,13 +50,39 @@ def test_every_builtin_matches_the_reference_on_the_mlp():
     assert result.metric == pytest.approx(expected, rel=1e-5), name
 
 
-def test_adamw_is_the_zero_of_the_normalized_fitness(toy):
-  _, evaluator = toy
-  result, = evaluator.evaluate([dsl.library.load("adamw")])
+def test_tuned_adamw_is_the_zero_of_the_normalized_fitness(toy):
+  task, evaluator = toy
+  assert task.config.fitness_reference == "tuned_adamw"
+  tuned, metric = evaluator.reference
+  grid = [p for _, p in hyperparameters.grid(dsl.library.load("adamw"),
+                                             hyperparameters.GRIDS["adamw"])]
+  assert tuned in grid
+  results = evaluator.evaluate([tuned] + grid)
+  assert results[0].normalized == pytest.approx(0.0, abs=1e-9)
+  assert results[0].metric == pytest.approx(metric, rel=1e-6)
+  assert results[0].fitness == results[0].normalized
+  assert all(r.fitness <= 1e-6 for r in results[1:])  # the best point of the grid is the zero
+  library, = evaluator.evaluate([dsl.library.load("adamw")])
+  assert library.fitness < 0  # lr 1e-3 is far from tuned on 60 steps
+
+
+def test_the_library_adamw_can_be_the_reference():
+  task = proxy_tasks.get(TOY, steps=60, fitness_reference="adamw")
+  evaluator = proxy_tasks.Evaluator(task, slots=4)
+  result, better = evaluator.evaluate([dsl.library.load("adamw"), dsl.library.load("sgd")])
   assert result.normalized == pytest.approx(0.0, abs=1e-9)
-  assert result.fitness == result.normalized
-  better, = evaluator.evaluate([dsl.library.load("sgd")])  # lr 0.1 beats AdamW's 1e-3 here
-  assert better.metric < result.metric and better.fitness > 0
+  assert better.metric < result.metric and better.fitness > 0  # lr 0.1 beats AdamW's 1e-3
+
+
+def test_without_a_reference_fitness_is_minus_the_metric():
+  task = proxy_tasks.get(TOY, steps=20, fitness_reference="none")
+  result, = proxy_tasks.Evaluator(task, slots=4).evaluate([dsl.library.load("sgd")])
+  assert result.fitness == -result.metric and math.isnan(result.normalized)
+
+
+def test_an_unknown_reference_is_refused():
+  with pytest.raises(ValueError, match="fitness_reference must be one of"):
+    proxy_tasks.get(TOY, fitness_reference="adam")
 
 
 def test_failures_get_their_status_and_the_worst_fitness(toy):

@@ -1,9 +1,12 @@
 """The search loop in-process (fake evaluator, no Ray): cache, determinism, crash and resume,
 dead workers, budgets."""
 
+import json
 
 import pytest
 
+import dsl
+from dsl import hyperparameters
 from search import driver, run_folder, workers
 from tests.search import fakes
 from tests.search.helpers import run_search, small_config, trajectory
@@ -163,3 +166,33 @@ def test_time_budget_stops_generation(tmp_path):
   search, folder, _ = run_search(config, fakes.FakeEvaluator(delay_s=0.005))
   assert 0 < search.state.generated < 10**6 and search.elapsed < 10
   assert not search.state.pending
+
+
+class _LearningRateEvaluator(fakes.FakeEvaluator):
+  """Fitness peaks at the learning-rate constant 0.01 and weight decay 0.1."""
+
+  def evaluate(self, programs):
+    results = super().evaluate(programs)
+    out = []
+    for program, result in zip(programs, results):
+      text = program.to_text()
+      fitness = result.fitness + ("lr * 0.01\n" in text) + 0.5 * ("w * 0.1\n" in text)
+      out.append(fakes.FakeResult(fitness, -fitness, fitness))
+    return out
+
+
+def test_tune_initial_starts_from_the_best_point_of_the_grid(tmp_path):
+  config = small_config(tmp_path, max_programs=50, overrides=["tune_initial=true"])
+  search, folder, evaluator = run_search(config, evaluator=_LearningRateEvaluator())
+  initial = folder.events()[0]
+  assert "lr = lr * 0.01\n" in initial["program"] and "wd = w * 0.1\n" in initial["program"]
+  grid = hyperparameters.grid(dsl.library.load("adamw"), hyperparameters.GRIDS["adamw"])
+  assert evaluator.scored[:len(grid)] == [p.to_text() for _, p in grid]
+  assert len(evaluator.scored) == len(set(evaluator.scored))  # the winner is not scored again
+  record = json.loads((folder.programs / "initial_tuning.json").read_text())
+  assert len(record["points"]) == len(grid) and record["best"]["lr"] == 0.01
+  assert search.state.initial.fitness == record["best"]["fitness"]
+  # Resumed, the run keeps its tuned warm start and does not tune again.
+  again = driver.Search(config, folder, workers.LocalPool(_LearningRateEvaluator()))
+  again.run()
+  assert folder.events()[0] == initial

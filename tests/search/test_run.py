@@ -78,3 +78,15 @@ def test_an_existing_run_with_other_search_settings_is_not_touched(tmp_path):
   assert done.returncode == 2
   assert "evolution.population_size=30" in done.stderr and "not 31" in done.stderr
   assert sorted(p.name for p in folder.iterdir()) == ["config.yaml"]
+
+
+def test_a_warm_start_that_cannot_be_tuned_is_a_usage_error(tmp_path):
+  config_path = _write_config(tmp_path, tmp_path / "log.txt")
+  done = subprocess.run([sys.executable, "-m", "search.run", str(config_path), "--quiet",
+                         "--set", "initial_program=sgd", "--set", "tune_initial=true"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2
+  assert done.stderr.strip().splitlines()[-1] == (
+      "error: tune_initial: sgd: the program has no 'w * constant' statement (its weight decay) "
+      "to tune (set tune_initial: false)")
+  assert not (tmp_path / "runs").exists()
