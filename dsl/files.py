@@ -14,13 +14,17 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
   """Replaces ``path`` with ``data``: a temporary file in the same folder, fsync, ``os.replace``.
 
   The folder is fsynced too, so the rename survives a power cut. On failure the temporary file
-  is removed and the old ``path`` is untouched.
+  is removed and the old ``path`` is untouched; an ``OSError`` (a folder that cannot be
+  written, a full disk) names ``path``, not the temporary file.
   """
   path = pathlib.Path(path)
   if isinstance(data, str):
     data = data.encode("utf-8")
-  descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                           dir=path.parent)
+  try:
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+  except OSError as error:
+    raise OSError(error.errno, error.strerror, str(path)) from error
   try:
     os.chmod(temporary, 0o644)  # mkstemp makes it private; these are ordinary output files
     with os.fdopen(descriptor, "wb") as f:
@@ -28,14 +32,17 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
       f.flush()
       os.fsync(f.fileno())
     os.replace(temporary, path)
-  except BaseException:
+  except BaseException as error:
     if os.path.exists(temporary):
       os.unlink(temporary)
+    if isinstance(error, OSError) and error.errno is not None:
+      raise OSError(error.errno, error.strerror, str(path)) from error
     raise
-  _fsync_directory(path.parent)
+  fsync_directory(path.parent)
 
 
-def _fsync_directory(folder: pathlib.Path) -> None:
+def fsync_directory(folder: str | os.PathLike) -> None:
+  """Makes the renames and deletions in ``folder`` durable (a no-op where unsupported)."""
   try:
     descriptor = os.open(folder, os.O_RDONLY)
   except OSError:

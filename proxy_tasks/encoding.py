@@ -92,13 +92,17 @@ def encode(program: Program) -> Encoded:
       last_use[value] = j
     current[statement.target] = ("def", j)
   update_value = current[program.returns[0]]
-  state_values = [current[name] for name in program.returns[1:]]
+  # A state whose next value only dead statements assign is dead itself (no live statement
+  # reads it): None, and its register is left as it is.
+  state_values = [current.get(name) for name in program.returns[1:]]
   for value in [update_value, ("in", program.weights), *state_values]:
-    last_use[value] = forever
+    if value is not None:
+      last_use[value] = forever
   # A value that ends in a fixed register is computed there when that register is free.
   preferred = {update_value: interp.UPDATE_REGISTER}
   preferred.update((v, r) for v, r in zip(reversed(state_values),
-                                          reversed(interp.STATE_REGISTERS[:len(state_values)])))
+                                          reversed(interp.STATE_REGISTERS[:len(state_values)]))
+                   if v is not None)
 
   # Constants first: their registers are written once per run and never reused.
   constants: dict[bytes, tuple[int, float]] = {}  # keyed by the float32 bits (-0.0, NaN)
@@ -156,7 +160,8 @@ def encode(program: Program) -> Encoded:
   # End of the step: the update to UPDATE_REGISTER and each state's next value to its state
   # register (one parallel copy, as moves), then w - update into the weights register.
   moves = {interp.UPDATE_REGISTER: register_of[update_value]}
-  moves.update((r, register_of[v]) for r, v in zip(interp.STATE_REGISTERS, state_values))
+  moves.update((r, register_of[v]) for r, v in zip(interp.STATE_REGISTERS, state_values)
+               if v is not None)
   for destination, source in _sequential_moves(moves, next_register):
     next_register = max(next_register, destination + 1)
     rows.append([interp.NOP, source, interp.W_REGISTER, interp.W_REGISTER, destination])

@@ -9,7 +9,9 @@
 
 Running the same command again continues the run in ``runs/<name>/`` from its last checkpoint
 (a run's search settings cannot change; its budget, workers and output intervals can). Config
-mistakes are one line naming the file, line and key; the exit status is then 2. Ctrl-C (or
+mistakes are one line naming the file, line and key; the exit status is then 2. So is a run
+folder that cannot be written (or a full disk): one line naming the file, what the folder
+already held intact, and the same command resumes once that is fixed. Ctrl-C (or
 SIGTERM) checkpoints and exits with status 130; the run resumes where it stopped.
 """
 
@@ -114,6 +116,14 @@ def make_pool(config: config_lib.SearchConfig):
                          pool.batches_per_worker, pool.max_restarts, pool.address)
 
 
+def _file_error(error: OSError, folder) -> str:
+  """One line for an ``OSError`` of the run: the file (else the run folder) and why."""
+  if isinstance(error, ConnectionError) or not (error.filename or folder):
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+  return (f"{error.filename or folder}: {error.strerror or error}; what was written is kept "
+          "(run the same command again once this is fixed)")
+
+
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   try:
@@ -121,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     _check_task(config)
   except (UsageError, config_lib.ConfigError) as e:
     print(f"error: {e}", file=sys.stderr)
+    return 2
+  except OSError as e:  # the run folder's config.yaml could not be rewritten
+    print(f"error: {_file_error(e, '')}", file=sys.stderr)
     return 2
   display = (progress.LogProgress() if args.quiet or not sys.stderr.isatty()
              else progress.LiveProgress(f"optsearch: {folder.path}"))
@@ -130,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     search = driver.Search(config, folder, pool, on_progress=display, log=display.log)
     driver.install_signal_handlers(search)
     summary = search.run()
+  except OSError as e:  # a run folder that cannot be written (or read), a full disk
+    print(f"error: {_file_error(e, folder.path)}", file=sys.stderr)
+    return 2
   finally:
     display.close()
     if pool is not None:

@@ -14,8 +14,18 @@ The driver talks to either pool through the same three calls:
   ``results`` is None if the worker died while scoring it (the driver sends it again).
 
 ``RayPool`` is asynchronous and steady state: the driver hands a batch to whichever actor is
-free (``ray.wait``) and never waits for the slowest. An actor that dies is restarted by Ray
-(``max_restarts``); one that has died more often than that is dropped from the pool.
+free (``ray.wait``) and never waits for the slowest. Faults:
+
+* an actor whose process dies (killed, crashed, out of memory, its node lost) hands its
+  batches back as failed (the driver sends them again, to whichever actor is free) and is
+  *parked*: it gets no work until a readiness probe says Ray has restarted it
+  (``max_restarts``), on its node or, if the node is gone, on any node with a free CPU (a
+  node the cluster adds later, say). Being parked is no death sentence: a restart takes
+  seconds (the evaluator is built again), a lost node's actor may wait for a new node;
+* an actor that Ray will not restart any more (its restarts spent, or a death Ray cannot
+  recover) is replaced by a new actor, at most ``max_restarts`` times per worker, unless its
+  constructor failed (it would again); then it is dropped. When no worker is left the pool
+  raises ``RuntimeError`` (the driver's checkpoint keeps what was done).
 """
 
 from __future__ import annotations
@@ -87,12 +97,22 @@ def result_record(result: Any) -> dict[str, Any]:
 
 
 def score(evaluator, batch: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
-  """Scores ``(id, program text)`` pairs; the text is parsed (never executed)."""
+  """Scores ``(id, program text)`` pairs; the text is parsed (never executed). A text that
+  does not parse is a failed result (status ``error``), never a failed batch."""
   import dsl  # pylint: disable=import-outside-toplevel
-  results = evaluator.evaluate([dsl.parse(text) for _, text in batch])
-  if len(results) != len(batch):
-    raise RuntimeError(f"the evaluator returned {len(results)} results for {len(batch)} programs")
-  return [result_record(r) for r in results]
+  programs, unparsed = [], {}
+  for index, (_, text) in enumerate(batch):
+    try:
+      programs.append(dsl.parse(text))
+    except dsl.ProgramError as error:
+      unparsed[index] = failed_records(1, error)[0]
+  results = evaluator.evaluate(programs) if programs else []
+  if len(results) != len(programs):
+    raise RuntimeError(f"the evaluator returned {len(results)} results for {len(programs)} "
+                       "programs")
+  results = iter(results)
+  return [unparsed[i] if i in unparsed else result_record(next(results))
+          for i in range(len(batch))]
 
 
 def failed_records(count: int, error: BaseException) -> list[dict[str, Any]]:
@@ -211,9 +231,12 @@ class RayPool:
                  log_to_driver=False, logging_level="ERROR",
                  runtime_env={"env_vars": {**env_vars, "PYTHONPATH": path}})
     count = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    actor = ray.remote(num_cpus=1, max_restarts=max_restarts, max_task_retries=0)(EvaluatorActor)
-    self._actors = [actor.remote(task_name, dict(overrides or {}), evaluator, f"worker-{i}")
-                    for i in range(count)]
+    # No retries by Ray: a failed batch comes back to the driver, which sends it to whichever
+    # actor is free instead of waiting for this one to restart (maybe never, its node gone).
+    self._actor_class = ray.remote(num_cpus=1, max_restarts=max_restarts,
+                                   max_task_retries=0)(EvaluatorActor)
+    self._actor_args = (task_name, dict(overrides or {}), evaluator)
+    self._actors = [self._new_actor(i) for i in range(count)]
     # Fail clearly, not hang, when the actors cannot be placed (e.g. too few free CPUs).
     ready, _ = ray.wait([a.__ray_ready__.remote() for a in self._actors], num_returns=count,
                         timeout=start_timeout_s)
@@ -223,15 +246,24 @@ class RayPool:
                          f"{start_timeout_s:.0f} s (each needs 1 free CPU); lower "
                          "workers.num_workers")
     self._max_restarts = max_restarts
-    self._deaths = [0] * count
-    self._alive = [True] * count
+    self._replaced = [0] * count   # new actors made for this worker
+    self._alive = [True] * count   # False: dropped for good
+    self._parked = [False] * count  # True: died, waiting for its probe to say it is back
+    self._probes: dict[Any, int] = {}  # readiness probe of a parked actor -> its worker
     self._load = [0] * count
     self._batches_per_worker = batches_per_worker
     self._in_flight: dict[Any, tuple[int, list[Child]]] = {}
 
+  def _new_actor(self, index: int):
+    return self._actor_class.remote(*self._actor_args, f"worker-{index}")
+
   @property
   def workers(self) -> int:
-    return sum(self._alive)
+    """Workers ready for work (not parked, not dropped)."""
+    return len(self._ready_workers())
+
+  def _ready_workers(self) -> list[int]:
+    return [i for i, alive in enumerate(self._alive) if alive and not self._parked[i]]
 
   @property
   def slots(self) -> int:
@@ -242,34 +274,92 @@ class RayPool:
     return len(self._in_flight)
 
   def submit(self, batch: list[Child], task: Task | None = None) -> None:
-    alive = [i for i, ok in enumerate(self._alive) if ok]
-    if not alive:
-      raise RuntimeError("every worker has died more often than workers.max_restarts allows")
-    index = min(alive, key=lambda i: (self._load[i], i))  # the least busy actor
+    """Sends ``batch`` to the least busy ready actor; if every actor is parked, first waits
+    (without a limit) for one to come back."""
+    while not self._ready_workers():
+      self._check_alive()
+      self._settle_probes(self._ray.wait(list(self._probes), num_returns=1, timeout=1.0)[0])
+    index = min(self._ready_workers(), key=lambda i: (self._load[i], i))
     reference = self._actors[index].evaluate.remote(_payload(batch), task)
     self._in_flight[reference] = (index, batch)
     self._load[index] += 1
 
   def wait(self, timeout: float | None = None) -> list[Completed]:
+    """The batches done (or failed) within ``timeout`` s; meanwhile parked actors whose
+    probes answer come back into service."""
     ray = self._ray
-    if not self._in_flight:
+    self._check_alive()
+    waiting = list(self._in_flight) + list(self._probes)
+    if not waiting:
       return []
-    ready, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
+    ready, _ = ray.wait(waiting, num_returns=1, timeout=timeout)
     if ready:  # take everything else that is done too
-      ready, _ = ray.wait(list(self._in_flight), num_returns=len(self._in_flight), timeout=0)
+      ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+    self._settle_probes([r for r in ready if r in self._probes])
     out = []
     for reference in ready:
+      if reference not in self._in_flight:
+        continue
       index, batch = self._in_flight.pop(reference)
       self._load[index] -= 1
       try:
         worker, results = ray.get(reference)
         out.append(Completed(batch, results, worker))
-      except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as e:
-        self._deaths[index] += 1
-        if self._deaths[index] > self._max_restarts:
-          self._alive[index] = False
+      except self._worker_faults() as e:
+        self._park(index)
         out.append(Completed(batch, None, f"worker-{index}", str(e).splitlines()[0]))
     return out
+
+  # ---- faults ---------------------------------------------------------------------------
+  def _worker_faults(self) -> tuple[type[BaseException], ...]:
+    """Errors that mean the process scoring a batch is gone (not that the batch is bad)."""
+    exceptions = self._ray.exceptions
+    return (exceptions.RayActorError, exceptions.WorkerCrashedError,
+            exceptions.OutOfMemoryError, exceptions.NodeDiedError)
+
+  def _park(self, index: int) -> None:
+    """No more work for actor ``index`` until a probe says it is back (Ray restarts it)."""
+    if self._parked[index] or not self._alive[index]:
+      return
+    self._parked[index] = True
+    self._probe(index)
+
+  def _probe(self, index: int) -> None:
+    # A probe that Ray retries (max_task_retries=-1) answers once the actor is running again,
+    # and fails only when the actor is dead for good.
+    probe = self._actors[index].__ray_ready__.options(max_task_retries=-1).remote()
+    self._probes[probe] = index
+
+  def _settle_probes(self, answered: list[Any]) -> None:
+    for probe in answered:
+      index = self._probes.pop(probe)
+      try:
+        self._ray.get(probe)
+      except self._ray.exceptions.ActorDiedError as e:  # dead for good
+        self._replace(index, e)
+      except self._worker_faults():  # not back yet
+        self._probe(index)
+      else:
+        self._parked[index] = False
+
+  def _replace(self, index: int, death) -> None:
+    """A new actor for worker ``index`` (still parked until it is ready), or the worker is
+    dropped: its restarts and replacements are spent, or its constructor fails."""
+    if getattr(death, "actor_init_failed", False) or self._replaced[index] >= self._max_restarts:
+      self._alive[index] = False
+      return
+    try:
+      self._ray.kill(self._actors[index])
+    except Exception:  # pylint: disable=broad-except
+      pass  # already gone
+    self._replaced[index] += 1
+    self._actors[index] = self._new_actor(index)
+    self._probe(index)
+
+  def _check_alive(self) -> None:
+    if not any(self._alive):
+      raise RuntimeError("every worker has died for good (workers.max_restarts restarts and "
+                         "as many replacements each, or a constructor that fails)")
 
   def close_actors(self) -> None:
     for actor in self._actors:

@@ -37,3 +37,18 @@ def test_invalid_programs_raise_program_errors():
   bad = dsl.Program(("w", "g", "lr"), (dsl.Statement("u", "*", ("g", "x")),), ("u",))
   with pytest.raises(dsl.ProgramError, match="undefined variable 'x'"):
     encoding.encode(bad)
+
+
+def test_a_state_whose_next_value_only_dead_statements_make_is_left_alone():
+  """`v7` feeds only state `v`, which nothing live reads: its statement is dead, so the state
+  has no value to move (this was a KeyError, found by tests/proxy_tasks/test_evaluator_fuzz)."""
+  import proxy_tasks  # pylint: disable=import-outside-toplevel
+  from proxy_tasks import reference  # pylint: disable=import-outside-toplevel
+  program = dsl.parse("def train(w, g, m, v, lr):\n  v7 = log(v)\n  m = interp(g, m, 0.9)\n"
+                      "  u = m * lr\n  u = u * 0.1\n  return u, m, v7\n")
+  encoded = encoding.encode(program)
+  assert encoded.live == (1, 2, 3)
+  task = proxy_tasks.get("quadratic", steps=10)
+  result, = proxy_tasks.Evaluator(task, slots=1, normalize=False).evaluate([program])
+  assert result.status == "ok"
+  assert result.metric == pytest.approx(reference.metric(task, program), rel=1e-5)

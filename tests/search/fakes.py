@@ -29,22 +29,41 @@ def toy_fitness(program) -> float:
 
 class FakeEvaluator:
   """Scores with ``toy_fitness``; remembers every program text it scored (``log_path``: also
-  appends them to a file, to count scorings across processes); ``delay_s`` per program."""
+  appends them to a file, to count scorings across processes); ``delay_s`` per program.
+
+  ``crash_marker``: the first batch (over all processes) makes its process exit. With
+  ``stall_marker``, the first batch of two or more programs, over all processes, scores its
+  first program, writes the process id to that file and hangs, to be killed from outside
+  mid-batch.
+  """
 
   def __init__(self, name: str = "fake", delay_s: float = 0.0, log_path: str = "",
-               crash_marker: str = ""):
+               crash_marker: str = "", stall_marker: str = ""):
     self.name = name
     self.delay_s = delay_s
     self.log_path = log_path
     self.crash_marker = crash_marker
+    self.stall_marker = stall_marker
     self.scored: list[str] = []
+
+  def _stall_here(self) -> bool:
+    try:  # O_EXCL: one process wins, once
+      descriptor = os.open(self.stall_marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+      return False
+    os.write(descriptor, f"{os.getpid()}\n".encode())
+    os.close(descriptor)
+    return True
 
   def evaluate(self, programs):
     if self.crash_marker and not os.path.exists(self.crash_marker):
       pathlib.Path(self.crash_marker).write_text("crashed once\n")
       os._exit(1)  # the worker process dies mid-batch, once
     out = []
-    for program in programs:
+    for index, program in enumerate(programs):
+      if (index == 1 and self.stall_marker and not os.path.exists(self.stall_marker)
+          and self._stall_here()):
+        time.sleep(600)  # killed meanwhile
       if self.delay_s:
         time.sleep(self.delay_s)
       text = program.to_text()

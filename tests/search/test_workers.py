@@ -1,6 +1,7 @@
 """Workers: the local pool, result records, and (slow) Ray actors end to end."""
 
 import math
+import time
 
 import pytest
 
@@ -52,8 +53,11 @@ def test_ray_workers_survive_a_crash(tmp_path):
     events = folder.events()
     assert marker.exists() and any("died" in m for m in messages)
     assert len(events) == 61 and len({e["id"] for e in events}) == 61
-    workers_seen = {e["worker"] for e in events if e["worker"]}
-    assert len(workers_seen) >= 2
+    # The crashed actor gets no work until Ray has restarted it, then it is back in service.
+    deadline = time.monotonic() + 120
+    while pool.workers < 2 and time.monotonic() < deadline:
+      pool.wait(1.0)
+    assert pool.workers == 2
     points = search.monitor.rows
     assert [r["scored"] for r in points] == list(range(10, search.state.scored + 1, 10))
     assert any(math.isfinite(r["meta_fitness"]) for r in points)
@@ -67,15 +71,17 @@ def test_ray_worker_scores_a_real_proxy_task(tmp_path):
   ray = pytest.importorskip("ray")
   config = small_config(tmp_path, max_programs=6, population_size=4, overrides=[
       "task.evaluator=''", "task.name=quadratic", "task.overrides={steps: 20}",
-      "evolution.max_program_length=12"])
+      "evolution.max_program_length=12", "tune_initial=true"])
   pool = workers.RayPool(config.task.name, config.task.overrides, "", num_workers=1)
   try:
     folder = run_folder.RunFolder(tmp_path / "test")
     driver.Search(config, folder, pool).run()
   finally:
     pool.close()
-  events = folder.events()
-  assert len(events) == 7 and events[0]["status"] == "ok" and events[0]["fitness"] == 0.0
+  events = list(folder.events())
+  # The warm start is the tuned AdamW that fitness is normalised against: fitness 0.
+  assert len(events) == 7 and events[0]["status"] == "ok"
+  assert events[0]["fitness"] == pytest.approx(0.0, abs=1e-6)
   assert events[0]["worker"].startswith("worker-0@")
   assert all(e["status"] in ("ok", "nan", "diverged", "timeout", "early_stopped", "error",
                              "cached") for e in events)
