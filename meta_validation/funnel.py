@@ -1,14 +1,23 @@
 """Funnel selection (Chen et al., 2023, Section 2.3): the top-K programs of a search through
 ever larger meta-validation tasks, keeping only those that beat tuned AdamW.
 
-  python -m meta_validation.funnel runs/<name> [--top-k 10] [--seeds 3]
+  python -m meta_validation.funnel runs/<name> [--top-k 10] [--seeds 3] [--family NAME]
                                    [--task-10x NAME] [--task-100x NAME]
 
-1. Candidates: the K best unique programs of ``runs/<name>/events.jsonl`` by proxy fitness
-   (status ``ok``; one per cache key, i.e. per distinct program; the text is in the log).
-2. On the 10x task (default ``<proxy family>_10x``): AdamW and Lion are tuned over their
-   learning-rate x weight-decay grids (``meta_validation.tuning``) on the tuning seed; the
-   candidates and the two tuned baselines are then scored on seeds ``0 .. N-1``.
+The stages' tasks are ``<family>_10x`` and ``<family>_100x`` (``meta_validation.tasks``); the
+family is the proxy's (``config.yaml``) unless ``--family`` names another, and
+``--task-10x``/``--task-100x`` override one stage. A family the search never saw is the
+stricter judge: ``--family lm_sklearn_text`` for a search on ``mlp_digits`` (whose own 10x and
+100x tasks are nearly saturated and barely separate optimizers).
+
+1. Candidates: the K best unique programs of the event log (``runs/<name>/events/`` then
+   ``events.jsonl``) by proxy fitness (status ``ok`` or ``cached``; one per cache key, i.e. per
+   distinct program, at its best fitness; the text is in the log). The log is streamed: a
+   week-long search's is tens of GB.
+2. On the 10x task: AdamW and Lion are tuned over their learning-rate x weight-decay grids
+   (``meta_validation.tuning``) on the tuning seed, once per task in a funnel run (a task
+   met again reuses them); the candidates and the two tuned baselines are then scored on
+   seeds ``0 .. N-1``.
    A candidate is *promoted* when its seed-mean metric is below tuned AdamW's.
 3. The promoted candidates go through the same on the 100x task; those that beat tuned AdamW
    there *survive*.
@@ -24,11 +33,13 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import heapq
 import io
 import json
 import math
 import pathlib
 import sys
+import time
 from typing import Sequence
 
 import numpy as np
@@ -39,7 +50,7 @@ import proxy_tasks
 from dsl.program import Program
 from meta_validation import tasks as meta_tasks
 from meta_validation import tuning
-from search.run_folder import atomic_write, read_jsonl
+from search.run_folder import RunFolder, atomic_write
 
 STAGES = ("10x", "100x")
 
@@ -54,28 +65,60 @@ class Candidate:
 
 
 def read_candidates(run_dir: pathlib.Path, top_k: int) -> list[Candidate]:
-  """The ``top_k`` best unique programs of a run folder by proxy fitness (best first)."""
-  events_path = run_dir / "events.jsonl"
-  if not events_path.exists():
-    raise FileNotFoundError(f"{events_path}: no such file (not a search run folder?)")
-  best: dict[str, Candidate] = {}
-  for number, event in enumerate(read_jsonl(events_path), 1):
+  """The ``top_k`` best unique programs of a run folder by proxy fitness (best first; ties:
+  lower id first).
+
+  One pass over the log, holding the best fitness of every key seen (no text) and the text of
+  the current top ``top_k`` only. A key's best only ever rises, so a key that left the top can
+  come back only by rising, with the event that holds its text.
+  """
+  folder = RunFolder(run_dir)
+  if not folder.has_events():
+    raise FileNotFoundError(f"{folder.events_path}: no such file (not a search run folder?)")
+  if top_k < 1:
+    return []
+  best: dict[str, float] = {}  # key -> its best fitness so far
+  top: dict[str, tuple[float, int, str, str]] = {}  # key -> (fitness, id, program, location)
+  ranking: list[tuple[float, int, str]] = []  # min-heap of (fitness, -id, key), stale allowed
+  for number, (where, event) in enumerate(folder.iter_events(locations=True), 1):
     fitness = event.get("fitness")
     if event.get("status") not in ("ok", "cached") or fitness is None:
       continue
-    if not math.isfinite(float(fitness)) or "program" not in event:
+    fitness = float(fitness)
+    if not math.isfinite(fitness) or "program" not in event:
       continue
     key = event.get("key") or event["program"]
-    if key in best and best[key].fitness >= float(fitness):
-      continue
+    if key in best and best[key] >= fitness:
+      continue  # the first event at a key's best fitness is its candidate
+    best[key] = fitness
+    entry = (fitness, int(event.get("id", number)), event["program"], where)
+    if key not in top and len(top) >= top_k:
+      worst = _worst(ranking, top)
+      if (fitness, -entry[1]) <= (worst[0], worst[1]):
+        continue
+      heapq.heappop(ranking)
+      del top[worst[2]]
+    top[key] = entry
+    heapq.heappush(ranking, (fitness, -entry[1], key))
+  candidates = []
+  for key, (fitness, program_id, text, where) in top.items():
     try:
-      program = dsl.parse(event["program"], filename=f"{events_path}:{number}")
+      program = dsl.parse(text, filename=where)
     except dsl.ProgramError as error:
-      raise ValueError(f"{events_path}:{number}: program of event {event.get('id')} does not "
-                       f"parse ({error})") from None
-    best[key] = Candidate(int(event.get("id", number)), key, float(fitness), program)
-  ranked = sorted(best.values(), key=lambda c: (-c.fitness, c.id))
-  return ranked[:top_k]
+      raise ValueError(f"{where}: program of event {program_id} does not parse ({error})"
+                       ) from None
+    candidates.append(Candidate(program_id, key, fitness, program))
+  return sorted(candidates, key=lambda c: (-c.fitness, c.id))
+
+
+def _worst(ranking: list[tuple[float, int, str]],
+           top: dict[str, tuple[float, int, str, str]]) -> tuple[float, int, str]:
+  """The heap's lowest entry that is current (a key that rose left a stale entry behind)."""
+  while True:
+    fitness, negative_id, key = ranking[0]
+    if key in top and top[key][:2] == (fitness, -negative_id):
+      return ranking[0]
+    heapq.heappop(ranking)
 
 
 def proxy_task_of(run_dir: pathlib.Path) -> str:
@@ -91,6 +134,19 @@ def proxy_task_of(run_dir: pathlib.Path) -> str:
   return name
 
 
+def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str | None = None,
+                task_100x: str | None = None) -> dict[str, str]:
+  """The task of each stage: ``task_10x``/``task_100x`` where given, else
+  ``<family>_10x``/``<family>_100x``; ``family`` defaults to the family of the run's proxy
+  (``config.yaml``, read only when needed)."""
+  given = {"10x": task_10x, "100x": task_100x}
+  if all(given.values()):
+    return dict(given)
+  if family is None:
+    family = meta_tasks.family_of(proxy_task_of(pathlib.Path(run_dir)))
+  return {stage: name or meta_tasks.scaled_name(family, stage) for stage, name in given.items()}
+
+
 def _stats(metrics: np.ndarray) -> tuple[float, float]:
   if not np.all(np.isfinite(metrics)):
     return math.nan, math.nan
@@ -104,61 +160,89 @@ def _log_ratio(adamw: float, metric: float) -> float:
 
 
 def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
-              tune_seed: int = 0, **overrides) -> dict:
+              tune_seed: int = 0, baselines: dict | None = None, **overrides) -> dict:
   """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
 
-  Returns ``{"task", "baselines": {name: {"hyperparameters", "mean", "std", "metrics"}},
-  "programs": [{"mean", "std", "metrics", "vs_adamw", "beats_adamw"}]}``.
+  ``baselines``: a cache the caller keeps for one funnel run, of the tuned baselines' grid
+  results and per-seed metrics by task, seeds, tuning seed and overrides. A task found there
+  is neither tuned nor has its baselines scored again; only ``programs`` are scored.
+
+  Returns ``{"task", "seeds", "tune_seed", "seconds", "baselines_cached", "baselines": {name:
+  {"hyperparameters", "mean", "std", "metrics"}}, "programs": [{"mean", "std", "metrics",
+  "vs_adamw", "beats_adamw"}]}``.
   """
-  tuned = tuning.tune(task_name, {name: tuning.grid(name) for name in tuning.BASELINES},
-                      tune_seed, **overrides)
-  everything = [tuned[name].best.program for name in tuning.BASELINES] + list(programs)
-  metrics = tuning.score_per_seed(task_name, everything, seeds, **overrides)
-  stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed, "baselines": {},
-           "programs": []}
-  for row, name in enumerate(tuning.BASELINES):
-    mean, std = _stats(metrics[row])
-    stage["baselines"][name] = {"hyperparameters": tuned[name].best.hyperparameters,
-                                "mean": mean, "std": std, "metrics": metrics[row].tolist()}
+  start = time.perf_counter()
+  key = (task_name, tuple(int(s) for s in seeds), int(tune_seed), repr(sorted(overrides.items())))
+  cached = None if baselines is None else baselines.get(key)
+  if cached is None:
+    tuned = tuning.tune(task_name, {name: tuning.grid(name) for name in tuning.BASELINES},
+                        tune_seed, **overrides)
+    # Scored with the programs: the evaluator's slots train together, whether full or not.
+    everything = [tuned[name].best.program for name in tuning.BASELINES] + list(programs)
+    metrics = tuning.score_per_seed(task_name, everything, seeds, **overrides)
+    cached = {name: (tuned[name].best.hyperparameters, metrics[row])
+              for row, name in enumerate(tuning.BASELINES)}
+    program_metrics = metrics[len(tuning.BASELINES):]
+    if baselines is not None:
+      baselines[key] = cached
+    from_cache = False
+  else:
+    program_metrics = tuning.score_per_seed(task_name, list(programs), seeds, **overrides)
+    from_cache = True
+  stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed,
+           "baselines_cached": from_cache, "baselines": {}, "programs": []}
+  for name, (hyperparameters, row) in cached.items():
+    mean, std = _stats(row)
+    stage["baselines"][name] = {"hyperparameters": hyperparameters, "mean": mean, "std": std,
+                                "metrics": row.tolist()}
   adamw = stage["baselines"]["adamw"]["mean"]
-  for row in metrics[len(tuning.BASELINES):]:
+  for row in program_metrics:
     mean, std = _stats(row)
     stage["programs"].append({"mean": mean, "std": std, "metrics": row.tolist(),
                               "vs_adamw": _log_ratio(adamw, mean),
                               "beats_adamw": bool(math.isfinite(mean) and mean < adamw)})
+  stage["seconds"] = round(time.perf_counter() - start, 1)
   return stage
 
 
 def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: int = 0,
-           tasks: dict[str, str] | None = None, log=print) -> dict:
-  """Runs the funnel on a run folder and writes ``run_dir/funnel/``; returns the record."""
+           tasks: dict[str, str] | None = None, log=print, family: str | None = None) -> dict:
+  """Runs the funnel on a run folder and writes ``run_dir/funnel/``; returns the record.
+
+  ``tasks`` (``{"10x": name, "100x": name}``) defaults to ``stage_tasks(run_dir, family)``:
+  the meta-validation tasks of ``family``, by default the proxy's family.
+  """
+  start = time.perf_counter()
   run_dir = pathlib.Path(run_dir)
   if tasks is None:
-    proxy = proxy_task_of(run_dir)
-    tasks = {stage: meta_tasks.scaled_name(proxy, stage) for stage in STAGES}
+    tasks = stage_tasks(run_dir, family)
   for stage, name in tasks.items():
     if name not in proxy_tasks.names():
       raise KeyError(f"{stage} task '{name}' is not registered; known: "
                      f"{', '.join(proxy_tasks.names())}")
   candidates = read_candidates(run_dir, top_k)
   if not candidates:
-    raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program")
+    raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program in the "
+                     "event log")
   seed_list = tuple(range(seeds))
   record = {"run": str(run_dir), "top_k": top_k, "tasks": tasks, "stages": {},
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
                             "program": c.program.to_text()} for c in candidates]}
   alive = list(range(len(candidates)))
+  baselines: dict = {}  # tuned once per task in this run
   for stage in STAGES:
     if not alive:
       log(f"{stage}: no candidate left; skipped")
       break
     log(f"{stage}: {len(alive)} program(s) on {tasks[stage]}, {seeds} seed(s)")
     result = run_stage(tasks[stage], [candidates[i].program for i in alive], seed_list,
-                       tune_seed)
+                       tune_seed, baselines)
     result["candidates"] = alive
     record["stages"][stage] = result
     alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]
+    log(f"{stage}: {len(alive)} program(s) beat tuned AdamW ({result['seconds']:.0f} s)")
   record["survivors"] = alive if STAGES[-1] in record["stages"] else []
+  record["seconds"] = round(time.perf_counter() - start, 1)
   write(run_dir / "funnel", record, candidates)
   return record
 
@@ -215,9 +299,13 @@ COLUMNS = ("program", "id", "proxy_fitness", "10x_metric", "10x_vs_adamw", "100x
 def markdown(record: dict) -> str:
   tasks = record["tasks"]
   seeds = len(next(iter(record["stages"].values()))["seeds"]) if record["stages"] else 0
+  metrics = sorted({meta_tasks.metric_name(name) for name in tasks.values()
+                    if name in proxy_tasks.names()}) or ["validation metric"]
   lines = [f"Funnel of `{record['run']}`: top {len(record['candidates'])} by proxy fitness; "
-           f"10x = `{tasks['10x']}`, 100x = `{tasks['100x']}`; validation metric mean ± std "
-           f"over {seeds} seeds (lower is better); vs AdamW = log(tuned AdamW / metric).", "",
+           f"10x = `{tasks['10x']}`, 100x = `{tasks['100x']}`; {' / '.join(metrics)}, mean ± "
+           f"std over {seeds} seeds (lower is better); vs AdamW = log(tuned AdamW / metric); "
+           "AdamW and Lion tuned once per task on a learning-rate x weight-decay grid."
+           + (f" {record['seconds']:.0f} s." if "seconds" in record else ""), "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
   for row in table_rows(record):
     lines.append("| " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
@@ -260,19 +348,22 @@ def main(argv=None) -> int:
   parser.add_argument("--top-k", type=int, default=10, help="candidates (default 10)")
   parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per stage (3)")
   parser.add_argument("--tune-seed", type=int, default=0, help="baselines' tuning seed (0)")
-  parser.add_argument("--task-10x", help="10x task (default <proxy family>_10x)")
-  parser.add_argument("--task-100x", help="100x task (default <proxy family>_100x)")
+  parser.add_argument("--family", help="family of both stages' tasks: <family>_10x and "
+                      "<family>_100x (default: the proxy's; one of "
+                      f"{', '.join(meta_tasks.SCALED)})")
+  parser.add_argument("--task-10x", help="10x task (default <family>_10x)")
+  parser.add_argument("--task-100x", help="100x task (default <family>_100x)")
   args = parser.parse_args(argv)
   for flag, value in (("--top-k", args.top_k), ("--seeds", args.seeds)):
     if value < 1:
       print(f"{flag}: expected a positive integer, got {value}", file=sys.stderr)
       return 2
+  if args.family is not None and args.family not in meta_tasks.SCALED:
+    print(f"--family: unknown family '{args.family}'; expected one of "
+          f"{', '.join(meta_tasks.SCALED)}", file=sys.stderr)
+    return 2
   try:
-    tasks = None
-    if args.task_10x or args.task_100x:
-      proxy = proxy_task_of(args.run)
-      tasks = {"10x": args.task_10x or meta_tasks.scaled_name(proxy, "10x"),
-               "100x": args.task_100x or meta_tasks.scaled_name(proxy, "100x")}
+    tasks = stage_tasks(args.run, args.family, args.task_10x, args.task_100x)
     record = funnel(args.run, args.top_k, args.seeds, args.tune_seed, tasks,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
   except (FileNotFoundError, ValueError) as error:

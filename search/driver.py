@@ -46,6 +46,9 @@ PLOT_EVERY_S = 60.0
 # Cache hits can make a batch slow to fill (a converged population makes the same children);
 # after this many children without one to score the driver sends what it has.
 MAX_CHILDREN_PER_FILL = 10_000
+# A program whose worker died scoring it is sent again alone; if its worker dies again it is
+# recorded as failed: a program that crashes workers must not take them all down, one by one.
+MAX_DEATHS_PER_PROGRAM = 2
 
 
 def load_initial_program(spec: str) -> Program:
@@ -101,6 +104,8 @@ class Search:
     self.clock = clock
     self.state: SearchState = evolution.new_state(config.seed, config.evolution.population_size)
     self.queue: collections.deque[Child] = collections.deque()  # to send (again)
+    self.suspects: collections.deque[Child] = collections.deque()  # to send alone
+    self._deaths: dict[int, int] = {}  # child id -> times a worker died scoring it
     self.waiting: dict[str, list[Child]] = {}  # cache key -> [the one in flight, its twins]
     self.interrupted = False
     self._elapsed_before = 0.0   # time spent in earlier sessions of this run
@@ -136,12 +141,11 @@ class Search:
       self.state = evolution.from_json(checkpoint["state"])
       self._elapsed_before = checkpoint["elapsed_s"]
       self._busy_before = checkpoint["busy_s"]
-    events = folder.events()
-    for event in events:  # every scored program, so nothing is ever trained twice
-      if event["status"] != "cached":
-        self.cache.put(event["key"], _fitness(event["fitness"]))
+    # Streamed: a week's log is far larger than memory; only the cache and the state are kept.
+    for key, fitness in folder.scores():  # every scored program, so none is trained twice
+      self.cache.put(key, _fitness(fitness))
     replayed = 0
-    for event in events[self.state.events:]:
+    for event in folder.iter_events(start=self.state.events):
       self._replay(event)
       replayed += 1
     folder.open_logs()
@@ -154,7 +158,7 @@ class Search:
       if child.id == evolution.INITIAL_ID:
         continue  # re-scored by _score_initial
       self._route(child)
-    if checkpoint is not None or events:
+    if checkpoint is not None or replayed:
       self.log(f"resumed {folder.path}: {self.state.events - replayed} events from the "
                f"checkpoint, {replayed} replayed, {len(self.queue)} in flight sent again")
 
@@ -208,6 +212,9 @@ class Search:
     """Gives every free slot a batch: re-sent children first, then new ones."""
     size = self.config.workers.batch_size
     while self.pool.in_flight < self.pool.slots:
+      if self.suspects:
+        self.pool.submit([self.suspects.popleft()])
+        continue
       made = 0
       while (len(self.queue) < size and not self._generation_done()
              and made < MAX_CHILDREN_PER_FILL):
@@ -263,18 +270,30 @@ class Search:
       if done.batch and isinstance(done.batch[0], MetaWork):
         self._receive_meta(done)
         continue
-      if done.results is None:  # the worker died: score the batch again, first
+      if done.results is None:  # the worker died: score the programs again, each alone
         self.log(f"{done.worker} died ({done.error}); its {len(done.batch)} programs are "
                  "sent again")
-        self.queue.extendleft(reversed(done.batch))
+        for child in done.batch:
+          deaths = self._deaths[child.id] = self._deaths.get(child.id, 0) + 1
+          if deaths < MAX_DEATHS_PER_PROGRAM:
+            self.suspects.append(child)
+            continue
+          self.log(f"program {child.id} failed: its worker died {deaths} times scoring it")
+          self._complete(child, {"fitness": -math.inf, "status": "error", "seconds": None,
+                                 "reason": f"its worker died {deaths} times scoring it "
+                                           f"({done.error})"}, None)
         continue
       for child, result in zip(done.batch, done.results):
-        self.cache.put(child.key, _fitness(result["fitness"]))
-        twins = self.waiting.pop(child.key, [child])
-        self._join(child, result, done.worker)
-        for twin in twins[1:]:
-          self._join(twin, {"fitness": result["fitness"], "status": "cached",
-                            "seconds": 0.0}, None)
+        self._complete(child, result, done.worker)
+
+  def _complete(self, child: Child, result: dict[str, Any], worker: str | None) -> None:
+    """Records a scored child, caches its fitness, and joins the twins that waited on it."""
+    self._deaths.pop(child.id, None)
+    self.cache.put(child.key, _fitness(result["fitness"]))
+    twins = self.waiting.pop(child.key, [child])
+    self._join(child, result, worker)
+    for twin in twins[1:]:
+      self._join(twin, {"fitness": result["fitness"], "status": "cached", "seconds": 0.0}, None)
 
   def _score_now(self, programs: list[Program]) -> list[tuple[dict[str, Any], str]] | None:
     """Scores ``programs`` on the search task and waits for all of them (before the search:
@@ -405,7 +424,8 @@ class Search:
         self._fill()
         # Not done while the budget lasts, even with nothing in flight: every worker may be
         # parked for a moment (restarting after a crash, or its node lost).
-        if self.pool.in_flight == 0 and not self.queue and self._generation_done():
+        if (self.pool.in_flight == 0 and not self.queue and not self.suspects
+            and self._generation_done()):
           break
         self._busy += self.clock() - busy_from
         completed = self.pool.wait(0.25)

@@ -81,7 +81,7 @@ class SearchState:
   scored: int = 0      # fitnesses computed by workers (the warm start included)
   cached: int = 0      # children that took the fitness of an identical program
   failed: int = 0      # scored with a non-finite fitness
-  events: int = 0      # events absorbed (the checkpoint covers events.jsonl up to here)
+  events: int = 0      # events absorbed (the checkpoint covers the event log up to here)
   top: list[tuple[float, int, str, str]] = dataclasses.field(default_factory=list)  # min-heap
 
   @property

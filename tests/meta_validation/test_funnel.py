@@ -45,6 +45,52 @@ def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path):
   assert "| rank 1 |" in (folder / "funnel.md").read_text()
 
 
+def test_baselines_are_tuned_once_per_task_and_reported_with_their_spread(tmp_path,
+                                                                          monkeypatch):
+  helpers.make_run(tmp_path)
+  tuned = []
+  tune = funnel.tuning.tune
+
+  def counting(task_name, *args, **kwargs):
+    tuned.append(task_name)
+    return tune(task_name, *args, **kwargs)
+
+  monkeypatch.setattr(funnel.tuning, "tune", counting)
+  same = {"10x": helpers.TASK_10X, "100x": helpers.TASK_10X}  # one task for both stages
+  record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=same, log=lambda _: None)
+  assert "100x" in record["stages"], "the lr=0.05 AdamW is promoted (see the test above)"
+  assert tuned == [helpers.TASK_10X]  # not per stage, not per program
+  ten, hundred = record["stages"]["10x"], record["stages"]["100x"]
+  assert not ten["baselines_cached"] and hundred["baselines_cached"]
+  assert hundred["baselines"] == ten["baselines"]
+  # A promoted program scores the same on the same task and seeds at both stages.
+  first = ten["candidates"].index(hundred["candidates"][0])
+  assert hundred["programs"][0]["metrics"] == ten["programs"][first]["metrics"]
+  for name in ("adamw", "lion"):
+    metrics = ten["baselines"][name]["metrics"]
+    assert len(metrics) == 2 and ten["baselines"][name]["std"] == pytest.approx(
+        abs(metrics[0] - metrics[1]) / 2)
+  rows = {row["program"]: row for row in funnel.table_rows(record)}
+  assert " ± " in rows["adamw"]["10x_metric"] and " ± " in rows["lion"]["100x_metric"]
+  tuned.clear()
+  funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=TASKS, log=lambda _: None)
+  assert tuned == [helpers.TASK_10X, helpers.TASK_100X]
+
+
+def test_stage_tasks_from_the_proxy_a_family_or_by_name(tmp_path, capsys):
+  helpers.make_run(tmp_path)
+  assert funnel.stage_tasks(tmp_path) == {"10x": "quadratic_10x", "100x": "quadratic_100x"}
+  assert funnel.stage_tasks(tmp_path, "lm_sklearn_text") == {
+      "10x": "lm_sklearn_text_10x", "100x": "lm_sklearn_text_100x"}
+  assert funnel.stage_tasks(tmp_path, "lm_sklearn_text", task_100x="mlp_digits_100x") == {
+      "10x": "lm_sklearn_text_10x", "100x": "mlp_digits_100x"}
+  # Both named: no config needed.
+  assert funnel.stage_tasks(tmp_path / "nope", task_10x="a", task_100x="b") == {
+      "10x": "a", "100x": "b"}
+  assert funnel.main([str(tmp_path), "--family", "nope"]) == 2
+  assert "--family: unknown family 'nope'" in capsys.readouterr().err
+
+
 def test_cli_errors_exit_2(tmp_path, capsys):
   assert funnel.main([str(tmp_path / "nope")]) == 2
   assert "config.yaml: no such file" in capsys.readouterr().err
@@ -60,3 +106,39 @@ def test_default_tasks_come_from_the_run_config(tmp_path):
   assert funnel.proxy_task_of(tmp_path) == "quadratic"
   with pytest.raises(KeyError, match="quadratic_10x"):  # no 10x of the toy family is built in
     funnel.funnel(tmp_path, top_k=1, seeds=1, log=lambda _: None)
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 8, 40])
+def test_streamed_candidates_are_the_best_of_the_whole_segmented_log(tmp_path, monkeypatch,
+                                                                     top_k):
+  """Keys that leave the top and come back, equal fitnesses (cache hits), failed runs: the
+  streamed top-K is the top-K of every key at its first best event."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from search import run_folder  # pylint: disable=import-outside-toplevel
+
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 50)
+  folder = run_folder.RunFolder(tmp_path)
+  folder.create("name: test\ntask:\n  name: quadratic\n", "def train(w, g, lr):\n  return g\n")
+  folder.open_logs()
+  rng = np.random.default_rng(top_k)
+  texts = [dsl.library.load(name).to_text() for name in ("adamw", "lion", "sgd_momentum")]
+  events = []
+  for seq, program_id in enumerate(rng.permutation(400)):
+    key = f"key-{int(rng.integers(60))}"
+    fitness = [None, *np.round(np.linspace(-1, 1, 9), 2)][int(rng.integers(10))]
+    status = "cached" if rng.random() < 0.5 else ("ok" if fitness is not None else "nan")
+    events.append({"seq": seq, "id": int(program_id), "key": key, "fitness": fitness,
+                   "status": status, "program": texts[int(program_id) % 3]})
+    folder.append_event(events[-1])
+  folder.close()
+  assert len(list(folder.segments_path.glob("*.jsonl.gz"))) == 8
+  best = {}
+  for event in events:
+    if event["fitness"] is not None and (event["key"] not in best
+                                         or event["fitness"] > best[event["key"]][0]):
+      best[event["key"]] = (event["fitness"], event["id"])
+  expected = sorted(((f, i, key) for key, (f, i) in best.items()),
+                    key=lambda c: (-c[0], c[1]))[:top_k]
+  candidates = funnel.read_candidates(tmp_path, top_k)
+  assert [(c.fitness, c.id, c.key) for c in candidates] == expected
+  assert all(c.program.to_text() == texts[c.id % 3] for c in candidates)

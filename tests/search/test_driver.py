@@ -1,6 +1,7 @@
 """The search loop in-process (fake evaluator, no Ray): cache, determinism, crash and resume,
 dead workers, budgets."""
 
+import hashlib
 import json
 
 import pytest
@@ -142,6 +143,41 @@ def test_batches_of_dead_workers_are_sent_again(tmp_path):
   assert search.state.pending == {}
 
 
+def _poisonous(text: str) -> bool:
+  """One program in 16, by its text's hash, kills the worker that scores it."""
+  return hashlib.sha256(text.encode()).hexdigest()[0] == "0"
+
+
+class _PoisonPool(workers.LocalPool):
+  """A worker dies on every batch that holds a poisonous program."""
+
+  def __init__(self, evaluator):
+    super().__init__(evaluator, slots=2)
+    self.deaths = 0
+
+  def wait(self, timeout=None):
+    if self._queue and any(_poisonous(child.program.to_text()) for child in self._queue[0]):
+      self.deaths += 1
+      return [workers.Completed(self._queue.popleft(), None, "local", "died")]
+    return super().wait(timeout)
+
+
+def test_a_program_that_kills_its_workers_fails_alone(tmp_path):
+  config = small_config(tmp_path, max_programs=300, overrides=["workers.batch_size=4"])
+  pool = _PoisonPool(fakes.FakeEvaluator())
+  folder = run_folder.RunFolder(tmp_path / "test")
+  search = driver.Search(config, folder, pool)
+  search.run()
+  events = list(folder.events())
+  assert len(events) == 301 and len({e["id"] for e in events}) == 301
+  poisoned = [e for e in events if _poisonous(e["program"]) and e["status"] != "cached"]
+  assert poisoned and all(e["status"] == "error" and "died 2 times" in e["reason"]
+                          for e in poisoned)
+  # Innocent programs that shared a batch with a poisoned one were scored (alone) all the same.
+  assert all(e["status"] in ("ok", "cached") for e in events if not _poisonous(e["program"]))
+  assert pool.deaths <= 2 * len(poisoned) + len({e["key"] for e in poisoned})
+
+
 def test_interrupt_checkpoints_and_resume_finishes(tmp_path):
   config = small_config(tmp_path, max_programs=200, overrides=["workers.batch_size=2"])
   folder = run_folder.RunFolder(tmp_path / "test")
@@ -196,3 +232,21 @@ def test_tune_initial_starts_from_the_best_point_of_the_grid(tmp_path):
   again = driver.Search(config, folder, workers.LocalPool(_LearningRateEvaluator()))
   again.run()
   assert folder.events()[0] == initial
+
+
+def test_resume_across_rotated_log_segments_continues_exactly(tmp_path, monkeypatch):
+  """The same run when the event log is cut into many gzipped segments and the crash falls
+  among them; the cache is rebuilt from the segments' indexes."""
+  reference = run_search(small_config(tmp_path / "ref", repeats=2, restart_after=50))[1].events()
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 17)
+  config = small_config(tmp_path / "crash", checkpoint_every_s=0.05, repeats=2, restart_after=50)
+  folder = run_folder.RunFolder(tmp_path / "crash" / "test")
+  first = fakes.FakeEvaluator()
+  with pytest.raises(_Crash):
+    driver.Search(config, folder, _CrashingPool(first, 45)).run()
+  assert any(folder.segments_path.glob("*.jsonl.gz"))
+  _, _, evaluator = run_search(config, fakes.FakeEvaluator())
+  events = folder.events()
+  assert trajectory(events) == trajectory(reference)
+  assert len(list(folder.segments_path.glob("*.jsonl.gz"))) == len(events) // 17
+  assert not set(evaluator.scored) & set(first.scored)  # nothing scored before is trained again

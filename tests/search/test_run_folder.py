@@ -1,5 +1,6 @@
-"""Crash-safe writes of the run folder."""
+"""Crash-safe writes of the run folder, and its segmented event log."""
 
+import gzip
 import json
 import os
 
@@ -69,3 +70,176 @@ def test_metrics_and_plot(tmp_path):
   assert [r["generated"] for r in rows] == [0, 10, 20]
   folder.write_plots()
   assert folder.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- the segmented event log ----------------------------------------------------------------
+
+ROTATION_STEPS = ["renamed", "compressing", "compressed", "indexed", "published", "removed"]
+
+
+def _event(seq):
+  """A small event; every third one a cache hit, every fifth a failed run."""
+  return {"seq": seq, "id": seq, "key": f"k{seq % 7}",
+          "fitness": float("-inf") if seq % 5 == 0 else seq / 10,
+          "status": "cached" if seq % 3 == 0 else "ok", "program": f"text {seq}\n\"quoted\""}
+
+
+def _logged(seq):
+  """``_event(seq)`` as a reader gives it back (-inf is written as null)."""
+  event = _event(seq)
+  return {**event, "fitness": None if seq % 5 == 0 else event["fitness"]}
+
+
+def _new_folder(path):
+  folder = run_folder.RunFolder(path)
+  folder.create("name: x\n", "def train(w, g, lr):\n  return g\n")
+  folder.open_logs()
+  return folder
+
+
+def _segment_files(folder):
+  return sorted(p.name for p in folder.segments_path.iterdir())
+
+
+def test_the_log_rotates_into_gzipped_indexed_segments(tmp_path, monkeypatch):
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 10)
+  folder = _new_folder(tmp_path / "run")
+  for seq in range(35):
+    folder.append_event(_event(seq))
+  folder.close()
+  assert _segment_files(folder) == ["000001.index.json", "000001.jsonl.gz", "000002.index.json",
+                                    "000002.jsonl.gz", "000003.index.json", "000003.jsonl.gz"]
+  with gzip.open(folder.segment_file(2, "jsonl.gz"), "rt") as f:
+    assert [json.loads(line)["seq"] for line in f] == list(range(10, 20))
+  assert folder.events_path.read_text().count("\n") == 5
+  everything = [_logged(seq) for seq in range(35)]
+  assert folder.events() == everything
+  for start in (0, 1, 9, 10, 11, 29, 30, 34, 35, 50):
+    assert list(folder.iter_events(start=start)) == everything[start:]
+  assert list(folder.scores()) == [(e["key"], e["fitness"]) for e in everything
+                                   if e["status"] != "cached"]
+  # Without its index a segment is read instead: the same answers.
+  folder.segment_file(2, "index.json").unlink()
+  assert list(folder.iter_events(start=25)) == everything[25:]
+  assert list(folder.scores()) == [(e["key"], e["fitness"]) for e in everything
+                                   if e["status"] != "cached"]
+  where, event = next(folder.iter_events(start=12, locations=True))
+  assert where == f"{folder.segment_file(2, 'jsonl.gz')}:3" and event["seq"] == 12
+
+
+def test_reopening_a_full_live_segment_rotates_it_and_appends_go_on(tmp_path, monkeypatch):
+  folder = _new_folder(tmp_path / "run")
+  for seq in range(12):
+    folder.append_event(_event(seq))
+  folder.close()
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 5)  # a smaller size than it was written with
+  again = run_folder.RunFolder(tmp_path / "run")
+  again.open_logs()
+  for seq in range(12, 18):
+    again.append_event(_event(seq))
+  again.close()
+  assert again.events() == [_logged(seq) for seq in range(18)]
+  assert _segment_files(again) == ["000001.index.json", "000001.jsonl.gz", "000002.index.json",
+                                   "000002.jsonl.gz"]
+  with gzip.open(again.segment_file(1, "jsonl.gz"), "rt") as f:
+    assert len(f.readlines()) == 12  # all it held, though more than the new size
+  assert again.events_path.read_text().count("\n") == 1
+
+
+def test_the_rotation_steps_are_the_ones_the_crash_test_covers(tmp_path, monkeypatch):
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 4)
+  steps = []
+  monkeypatch.setattr(run_folder, "_rotation_step", steps.append)
+  folder = _new_folder(tmp_path / "run")
+  for seq in range(4):
+    folder.append_event(_event(seq))
+  folder.close()
+  assert steps == ROTATION_STEPS
+
+
+class _Crash(Exception):
+  pass
+
+
+@pytest.mark.parametrize("step", ROTATION_STEPS)
+def test_a_crash_at_any_step_of_a_rotation_loses_and_repeats_no_event(tmp_path, monkeypatch,
+                                                                      step):
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 10)
+  rotations = []
+
+  def crash(at):
+    if at == "renamed":
+      rotations.append(at)
+    if at == step and len(rotations) >= 2:  # in the second rotation: a segment exists already
+      raise _Crash(at)
+
+  monkeypatch.setattr(run_folder, "_rotation_step", crash)
+  folder = _new_folder(tmp_path / "run")
+  with pytest.raises(_Crash):
+    for seq in range(25):
+      folder.append_event(_event(seq))
+    folder.close()  # a crash while compressing (in a thread) is raised here
+  # The 20th append started the rotation; later ones go on while the segment is compressed.
+  logged = [_logged(seq) for seq in range(20 if step == "renamed" else 25)]
+  expected_scores = [(e["key"], e["fitness"]) for e in logged if e["status"] != "cached"]
+
+  # What the crash left reads right, before any repair (readers never write).
+  reader = run_folder.RunFolder(tmp_path / "run")
+  assert reader.events() == logged
+  assert list(reader.iter_events(start=15)) == logged[15:]
+  assert list(reader.scores()) == expected_scores
+  # Reopened for appending: a plain segment left alone is compressed again; crash there too.
+  if step in ("compressing", "compressed", "indexed"):
+    with pytest.raises(_Crash):
+      run_folder.RunFolder(tmp_path / "run").open_logs()
+    assert reader.events() == logged
+  monkeypatch.setattr(run_folder, "_rotation_step", lambda at: None)
+  resumed = run_folder.RunFolder(tmp_path / "run")
+  resumed.open_logs()
+  assert _segment_files(resumed) == ["000001.index.json", "000001.jsonl.gz",
+                                     "000002.index.json", "000002.jsonl.gz"]
+  assert resumed.events() == logged and list(resumed.scores()) == expected_scores
+  for seq in range(len(logged), 45):
+    resumed.append_event(_event(seq))
+  resumed.close()
+  assert resumed.events() == [_logged(seq) for seq in range(45)]
+  assert len(_segment_files(resumed)) == 8
+
+
+def test_a_reader_sees_rotations_that_happen_while_it_reads(tmp_path, monkeypatch):
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 10)
+  folder = _new_folder(tmp_path / "run")
+  for seq in range(15):
+    folder.append_event(_event(seq))
+  everything = [_logged(seq) for seq in range(60)]
+  for pause_at in (3, 12):  # in a closed segment, in events.jsonl
+    reader = folder.iter_events()
+    seen = [next(reader) for _ in range(pause_at)]
+    for seq in range(len(folder.events()), len(folder.events()) + 20):
+      folder.append_event(_event(seq))  # two rotations while the reader waits
+    seen += list(reader)
+    assert len(seen) >= 15 and seen == everything[:len(seen)]
+  folder.close()
+
+
+def test_a_damaged_segment_is_an_error_naming_it(tmp_path, monkeypatch):
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 10)
+  folder = _new_folder(tmp_path / "run")
+  for seq in range(12):
+    folder.append_event(_event(seq))
+  folder.close()
+  packed = folder.segment_file(1, "jsonl.gz")
+  packed.write_bytes(packed.read_bytes()[:-20])
+  with pytest.raises(ValueError, match=r"000001\.jsonl\.gz: unreadable log segment"):
+    folder.events()
+
+
+@pytest.mark.parametrize("tail", [b"", b"x" * 200_000])
+def test_repair_cuts_a_torn_line_longer_than_a_read_block(tmp_path, tail):
+  path = tmp_path / "log.jsonl"
+  path.write_bytes(b'{"a": 1}\n' + b'{"a": 2, "b": "' + tail)
+  assert run_folder.repair_log(path)
+  assert path.read_bytes() == b'{"a": 1}\n'
+  assert not run_folder.repair_log(path)
+  path.write_bytes(b"no newline at all" + tail)
+  assert run_folder.repair_log(path) and path.read_bytes() == b""
