@@ -26,7 +26,35 @@ def _dense(key, fan_in: int, fan_out: int) -> dict:
 
 
 def _apply_dense(layer: dict, x):
-  return x @ layer["w"] + layer["b"]
+  return dense(x, layer["w"], layer["b"])
+
+
+@jax.custom_vjp
+def dense(x, w, b):
+  """``x @ w + b`` for ``x [..., in]``, ``w [in, out]``, ``b [out]``.
+
+  Its gradient is the usual one, but the weight gradient ``x^T dy`` is computed from an
+  explicit transposed copy of ``x``: the dot that autodiff emits contracts ``x`` over its
+  first axis, a layout XLA's CPU dot runs ~1.5x slower (measured on the reference MLP: 36
+  -> 28 us per step for 8 vmapped slots, the copy included).
+  """
+  return x @ w + b
+
+
+def _dense_forward(x, w, b):
+  return dense(x, w, b), (x, w)
+
+
+def _dense_backward(saved, dy):
+  x, w = saved
+  rows_x = x.reshape(-1, x.shape[-1])
+  rows_dy = dy.reshape(-1, dy.shape[-1])
+  # The barrier keeps XLA from folding the transpose back into the dot.
+  x_t = jax.lax.optimization_barrier(rows_x.T)
+  return dy @ w.T, x_t @ rows_dy, jnp.sum(rows_dy, axis=0)
+
+
+dense.defvjp(_dense_forward, _dense_backward)
 
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "gelu": jax.nn.gelu}
@@ -122,6 +150,12 @@ def lm_apply(params: dict, tokens, heads: int):
 
 
 def cross_entropy(logits, labels):
-  """Mean softmax cross-entropy (nats) of integer ``labels``."""
+  """Mean softmax cross-entropy (nats) of integer ``labels``.
+
+  The label's log-probability is picked with a one-hot ``where`` and a sum (exact: every
+  other term is zero), not ``take_along_axis``, whose gradient is a scatter-add that XLA
+  runs several times slower on CPU.
+  """
   log_probs = jax.nn.log_softmax(logits, axis=-1)
-  return -jnp.mean(jnp.take_along_axis(log_probs, labels[..., None], axis=-1))
+  picked = labels[..., None] == jnp.arange(logits.shape[-1])
+  return -jnp.mean(jnp.sum(jnp.where(picked, log_probs, 0.0), axis=-1))
