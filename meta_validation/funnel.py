@@ -160,12 +160,15 @@ def _log_ratio(adamw: float, metric: float) -> float:
 
 
 def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
-              tune_seed: int = 0, baselines: dict | None = None, **overrides) -> dict:
+              tune_seed: int = 0, baselines: dict | None = None,
+              evaluators: dict | None = None, **overrides) -> dict:
   """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
 
   ``baselines``: a cache the caller keeps for one funnel run, of the tuned baselines' grid
   results and per-seed metrics by task, seeds, tuning seed and overrides. A task found there
   is neither tuned nor has its baselines scored again; only ``programs`` are scored.
+  ``evaluators``: a cache of compiled evaluators (``tuning.evaluator_for``), so that the
+  tuning seed's evaluator also scores, and a task met again compiles nothing.
 
   Returns ``{"task", "seeds", "tune_seed", "seconds", "baselines_cached", "baselines": {name:
   {"hyperparameters", "mean", "std", "metrics"}}, "programs": [{"mean", "std", "metrics",
@@ -176,10 +179,11 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   cached = None if baselines is None else baselines.get(key)
   if cached is None:
     tuned = tuning.tune(task_name, {name: tuning.grid(name) for name in tuning.BASELINES},
-                        tune_seed, **overrides)
+                        tune_seed, evaluators=evaluators, **overrides)
     # Scored with the programs: the evaluator's slots train together, whether full or not.
     everything = [tuned[name].best.program for name in tuning.BASELINES] + list(programs)
-    metrics = tuning.score_per_seed(task_name, everything, seeds, **overrides)
+    metrics = tuning.score_per_seed(task_name, everything, seeds, evaluators=evaluators,
+                                    **overrides)
     cached = {name: (tuned[name].best.hyperparameters, metrics[row])
               for row, name in enumerate(tuning.BASELINES)}
     program_metrics = metrics[len(tuning.BASELINES):]
@@ -187,7 +191,8 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
       baselines[key] = cached
     from_cache = False
   else:
-    program_metrics = tuning.score_per_seed(task_name, list(programs), seeds, **overrides)
+    program_metrics = tuning.score_per_seed(task_name, list(programs), seeds,
+                                            evaluators=evaluators, **overrides)
     from_cache = True
   stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed,
            "baselines_cached": from_cache, "baselines": {}, "programs": []}
@@ -230,13 +235,14 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
                             "program": c.program.to_text()} for c in candidates]}
   alive = list(range(len(candidates)))
   baselines: dict = {}  # tuned once per task in this run
+  evaluators: dict = {}  # compiled once per task and seed in this run
   for stage in STAGES:
     if not alive:
       log(f"{stage}: no candidate left; skipped")
       break
     log(f"{stage}: {len(alive)} program(s) on {tasks[stage]}, {seeds} seed(s)")
     result = run_stage(tasks[stage], [candidates[i].program for i in alive], seed_list,
-                       tune_seed, baselines)
+                       tune_seed, baselines, evaluators)
     result["candidates"] = alive
     record["stages"][stage] = result
     alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]

@@ -4,7 +4,7 @@ task, next to its proxy fitness (Chen et al., 2023, Figure 3).
 A pure decision object the search driver calls; it never trains anything itself, so the
 driver can score the program it hands out on its own workers without stalling the search:
 
-  monitor = Monitor(run_dir, task="mlp_digits_10x", every=500)
+  monitor = Monitor(run_dir, task="lm_sklearn_text_10x", every=5000)
   ...after each scored program:
     program = monitor.due(scored, best_key, best_program, best_fitness)
     if program is not None:      # submit it to a worker, on the monitor's task
@@ -17,6 +17,11 @@ since the last measured point, no new scoring is asked for: the point is recorde
 earlier meta fitness. ``meta_validation.csv`` (``scored, key, proxy_fitness, meta_fitness``)
 and ``meta_validation.png`` are rewritten atomically in the run folder; a new monitor on the
 same folder (a resumed search) continues from the rows already there.
+
+The workers score the monitor's program with ``evaluator`` (config
+``meta_validation.evaluator: meta_validation.monitor:evaluator``): a one-slot
+``proxy_tasks.Evaluator``. The search's evaluators train 8 slots at once, ``vmap``-ed, and an
+empty slot costs as much as a full one, so a point (one program) would cost 8 runs there.
 """
 
 from __future__ import annotations
@@ -125,3 +130,13 @@ class Monitor:
     figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def evaluator(name: str, **overrides):
+  """The evaluator the workers score the monitor's programs with: task ``name`` (a
+  meta-validation task or any registered one) on one slot, as
+  ``search.workers.build_evaluator`` calls a ``meta_validation.evaluator`` factory."""
+  import proxy_tasks  # pylint: disable=import-outside-toplevel
+  from meta_validation import tasks  # pylint: disable=import-outside-toplevel,unused-import
+  # (registers the meta-validation tasks)
+  return proxy_tasks.Evaluator(proxy_tasks.get(name, **overrides), slots=1)

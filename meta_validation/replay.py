@@ -7,9 +7,10 @@
    point scored on the tuning seed (``--tune-seed``, default 0).
 2. The best point of each trained on seeds ``0 .. N-1`` with learning curves
    (``meta_validation.training``).
-3. A table: final validation metric (lower is better) mean +- std over the seeds,
-   ``log(AdamW / metric)`` (> 0: better than tuned AdamW), and the first evaluated step at
-   which the seed-mean curve reaches tuned AdamW's final metric ("-": never).
+3. A table: final validation metric (lower is better; ``meta_validation.tasks.metric_name``:
+   cross-entropy in nats on digits, in nats per byte on the language model) mean +- std over
+   the seeds, ``log(AdamW / metric)`` (> 0: better than tuned AdamW), and the first evaluated
+   step at which the seed-mean curve reaches tuned AdamW's final metric ("-": never).
 
 Outputs (written atomically; never over the program file): ``<stem>.<task>.replay.json``
 (everything: task config, seeds, grids, curves), ``.replay.md`` (the table in Markdown) and
@@ -93,7 +94,7 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
               curves[name].steps_to_reach(adamw_final)) for name in grids]
   return {
       "task": dataclasses.asdict(task.config),
-      "metric": "validation metric, lower is better (proxy_tasks.tasks)",
+      "metric": f"{meta_tasks.metric_name(task_name)}, lower is better",
       "eval_seeds": list(eval_seeds), "tune_seed": tune_seed,
       "program": program.to_text(), "label": label,
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
@@ -131,7 +132,7 @@ def markdown_table(record: dict) -> str:
   """The replay table in Markdown (pasteable into a README)."""
   config = record["task"]
   lines = [f"Task `{config['name']}` ({config['steps']} steps), {len(record['eval_seeds'])} "
-           f"seeds, validation metric (lower is better), each optimizer tuned on "
+           f"seeds, {record['metric']}, each optimizer tuned on "
            f"{len(record['rows'][0]['tuning']['grid'])} grid points:",
            "",
            "| optimizer | tuned | final metric (mean ± std) | log(AdamW / metric) "

@@ -68,19 +68,33 @@ def grid(optimizer: str, program: Program | None = None) -> list[GridPoint]:
           for m in LR_MULTIPLIERS]
 
 
+def evaluator_for(task_name: str, seed: int, evaluators: dict | None = None,
+                  **overrides) -> proxy_tasks.Evaluator:
+  """The (unnormalised) evaluator of ``task_name`` on one seed; kept in ``evaluators`` (a
+  cache the caller owns, by task, seed and overrides) so that it compiles once."""
+  key = (task_name, int(seed), repr(sorted(overrides.items())))
+  if evaluators is not None and key in evaluators:
+    return evaluators[key]
+  evaluator = proxy_tasks.Evaluator(proxy_tasks.get(task_name, seed=int(seed), **overrides),
+                                    normalize=False)
+  if evaluators is not None:
+    evaluators[key] = evaluator
+  return evaluator
+
+
 def score_per_seed(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
                    on_done: Callable[[int], None] | None = None,
-                   **overrides) -> np.ndarray:
+                   evaluators: dict | None = None, **overrides) -> np.ndarray:
   """``[programs, seeds]`` validation metrics (lower is better; NaN for a failed run).
 
-  One ``proxy_tasks.Evaluator`` per seed, each scoring all programs in batches (it compiles
-  once per task and seed). ``on_done(n)`` is told after every batch of ``n`` runs.
+  One ``proxy_tasks.Evaluator`` per seed (``evaluator_for``; reused from ``evaluators``),
+  each scoring all programs in batches (it compiles once per task and seed). ``on_done(n)``
+  is told after every batch of ``n`` runs.
   """
   programs = list(programs)
   metrics = np.full((len(programs), len(seeds)), math.nan)
   for column, seed in enumerate(seeds):
-    evaluator = proxy_tasks.Evaluator(proxy_tasks.get(task_name, seed=int(seed), **overrides),
-                                      normalize=False)
+    evaluator = evaluator_for(task_name, seed, evaluators, **overrides)
     batch = evaluator.slots
     for start in range(0, len(programs), batch):
       chunk = programs[start:start + batch]
@@ -112,7 +126,8 @@ def _json_float(value) -> float | str:
 
 
 def tune(task_name: str, grids: dict[str, list[GridPoint]], seed: int = 0,
-         on_done: Callable[[int], None] | None = None, **overrides) -> dict[str, Tuned]:
+         on_done: Callable[[int], None] | None = None, evaluators: dict | None = None,
+         **overrides) -> dict[str, Tuned]:
   """Scores every grid point on ``seed``; the best point of each optimizer.
 
   An optimizer whose every point fails keeps its first point (metric NaN), so the caller still
@@ -120,7 +135,7 @@ def tune(task_name: str, grids: dict[str, list[GridPoint]], seed: int = 0,
   """
   labels = [(name, point) for name, points in grids.items() for point in points]
   metrics = score_per_seed(task_name, [p.program for _, p in labels], (seed,), on_done,
-                           **overrides)[:, 0]
+                           evaluators, **overrides)[:, 0]
   tuned = {}
   for name, points in grids.items():
     values = [float(m) for (label, _), m in zip(labels, metrics) if label == name]

@@ -20,9 +20,24 @@ def test_read_candidates_unique_best_first(tmp_path):
   assert len(funnel.read_candidates(tmp_path, top_k=2)) == 2
 
 
-def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path):
+def _count_tuning(monkeypatch) -> list[str]:
+  """The tasks ``tuning.tune`` is called on, in order."""
+  tuned = []
+  tune = funnel.tuning.tune
+
+  def counting(task_name, *args, **kwargs):
+    tuned.append(task_name)
+    return tune(task_name, *args, **kwargs)
+
+  monkeypatch.setattr(funnel.tuning, "tune", counting)
+  return tuned
+
+
+def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path, monkeypatch):
   helpers.make_run(tmp_path)
+  tuned = _count_tuning(monkeypatch)
   record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=TASKS, log=lambda _: None)
+  assert tuned == [helpers.TASK_10X, helpers.TASK_100X]  # once per stage, not per program
   ten = record["stages"]["10x"]
   adamw = ten["baselines"]["adamw"]["mean"]
   promoted = [i for i, p in zip(ten["candidates"], ten["programs"]) if p["mean"] < adamw]
@@ -48,18 +63,16 @@ def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path):
 def test_baselines_are_tuned_once_per_task_and_reported_with_their_spread(tmp_path,
                                                                           monkeypatch):
   helpers.make_run(tmp_path)
-  tuned = []
-  tune = funnel.tuning.tune
-
-  def counting(task_name, *args, **kwargs):
-    tuned.append(task_name)
-    return tune(task_name, *args, **kwargs)
-
-  monkeypatch.setattr(funnel.tuning, "tune", counting)
+  tuned = _count_tuning(monkeypatch)
+  built = []
+  evaluator = funnel.tuning.proxy_tasks.Evaluator
+  monkeypatch.setattr(funnel.tuning.proxy_tasks, "Evaluator",
+                      lambda task, **kw: built.append(task.config.seeds) or evaluator(task, **kw))
   same = {"10x": helpers.TASK_10X, "100x": helpers.TASK_10X}  # one task for both stages
   record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=same, log=lambda _: None)
   assert "100x" in record["stages"], "the lr=0.05 AdamW is promoted (see the test above)"
   assert tuned == [helpers.TASK_10X]  # not per stage, not per program
+  assert sorted(built) == [(0,), (1,)]  # one compiled evaluator per seed (tuning seed: 0)
   ten, hundred = record["stages"]["10x"], record["stages"]["100x"]
   assert not ten["baselines_cached"] and hundred["baselines_cached"]
   assert hundred["baselines"] == ten["baselines"]
@@ -72,9 +85,6 @@ def test_baselines_are_tuned_once_per_task_and_reported_with_their_spread(tmp_pa
         abs(metrics[0] - metrics[1]) / 2)
   rows = {row["program"]: row for row in funnel.table_rows(record)}
   assert " ± " in rows["adamw"]["10x_metric"] and " ± " in rows["lion"]["100x_metric"]
-  tuned.clear()
-  funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=TASKS, log=lambda _: None)
-  assert tuned == [helpers.TASK_10X, helpers.TASK_100X]
 
 
 def test_stage_tasks_from_the_proxy_a_family_or_by_name(tmp_path, capsys):

@@ -34,3 +34,9 @@ def test_due_every_n_scored_and_only_for_a_new_best(tmp_path):
 def test_every_must_be_positive(tmp_path):
   with pytest.raises(ValueError, match="every"):
     monitor.Monitor(tmp_path, task="x", every=0)
+
+
+def test_monitor_evaluator_scores_one_program_per_call_on_a_meta_task():
+  evaluator = monitor.evaluator("lm_sklearn_text_10x", steps=3)
+  assert evaluator.slots == 1  # 8 vmapped slots would cost 8 runs per point
+  assert evaluator.task.name == "lm_sklearn_text_10x" and evaluator.task.config.steps == 3

@@ -17,9 +17,15 @@ def test_every_family_has_a_10x_and_100x_that_are_larger():
 
 
 def test_cost_grows_with_scale():
-  small = tasks.seconds_per_run("quadratic", steps=20)
-  large = tasks.seconds_per_run("quadratic", steps=2000)
-  assert large > small
+  small = tasks.run_cost("quadratic", steps=20)
+  large = tasks.run_cost("quadratic", 200, steps=2000)  # timed over 200 steps, scaled by 10
+  assert large.cpu_s > small.cpu_s > 0 and large.wall_s > small.wall_s > 0
+
+
+def test_metric_names_say_what_each_family_reports():
+  assert "nats per byte" in tasks.metric_name("lm_sklearn_text_100x")
+  assert tasks.metric_name("mlp_digits_10x") == "validation cross-entropy (nats)"
+  assert tasks.metric_name("quadratic") == "quadratic objective"
 
 
 def test_cli_lists_and_rejects_unknown_families(capsys):
