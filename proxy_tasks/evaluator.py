@@ -14,8 +14,9 @@ updating them and leaving its next states in their registers (``interpreter``), 
 touches the file only through the statements and two block writes (gradient, ``lr``), all
 in place.
 
-Every slot has its own step counter: a queue of runs (one per thread and register bucket)
-keeps the slots full, and when runs end (finished, failed, out of time) the compiled loop
+Every slot has its own step counter: one queue of runs per register bucket, drained by up to
+``threads`` groups of ``slots`` (each group one compiled loop at a time), keeps the slots
+full, and when runs end (finished, failed, out of time) the compiled loop
 returns, the host scores and records them, and the next runs are loaded into their slots in
 the same compiled call that continues the others. A run that fails at step 3 thus costs 3
 steps of its slot, not the whole call's 300. A run ends early when:
@@ -246,7 +247,8 @@ class Evaluator:
     task: a ``proxy_tasks.Task`` (``proxy_tasks.get(name, **overrides)``).
     slots: runs (program, seed) trained together. Throughput needs batches of at least
       ``slots * threads`` runs per ``evaluate`` call.
-    threads: queues of runs in flight at once (XLA releases the GIL while it runs).
+    threads: groups of ``slots`` runs trained at once, each in its own thread (XLA releases
+      the GIL while it runs), all taking runs from the same queue.
     normalize: score AdamW once and report ``normalized``/``fitness`` against it.
   """
 
