@@ -1,18 +1,27 @@
 """Scoring throughput of the Ray pool with 1 and 2 (or more) workers.
 
     python benchmarks/worker_scaling.py [--task mlp_digits] [--programs 160] [--workers 1 2]
+                                        [--batch-size 4] [--repeats 1]
 
-For each worker count: an embedded Ray with that many actors (one XLA thread each), a warm-up
-batch per actor (compiles the task), then the same fixed list of AdamW mutants scored through
+For each worker count: an embedded Ray with that many actors (each on one core:
+``search.workers.actor_environment``), a warm-up batch per actor (compiles the task, scores
+the AdamW reference), then the same fixed list of AdamW mutants scored through
 ``search.workers.RayPool`` the way the driver does it (batches handed to whichever actor is
-free, ``ray.wait``). Prints programs/s and the speed-up over one worker, measured in this run.
-On a shared machine the numbers are noisy: run it when the cores are idle.
+free, two in flight per actor, ``ray.wait``); the clock runs from the first batch to the last
+result. ``--repeats`` runs the worker counts in turn that many times (1, 2, 1, 2, ...) and
+reports the median of each, so load that comes and goes hits both alike. Prints each run's
+programs/s and, at the end, the medians and the speed-up over the first worker count. Also
+printed: programs per CPU-second the actors used (read from ``/proc``, so local Ray only):
+on a machine others load too, wall-clock scaling says little, but this says whether the
+workers slow each other down (it should not drop from 1 to 2 workers). On a shared machine
+run it when the cores are idle, and report ``uptime``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -34,16 +43,30 @@ def mutants(count: int, seed: int = 0) -> list[evolution.Child]:
   return out
 
 
-def throughput(task: str, count: int, children: list, batch_size: int) -> float:
+def cpu_seconds(pids: set[int]) -> float:
+  """User + system CPU time of local processes ``pids`` (0 for those not readable)."""
+  total = 0.0
+  for pid in pids:
+    try:
+      with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+      continue
+    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+  return total
+
+
+def throughput(task: str, count: int, children: list, batch_size: int) -> tuple[float, float]:
+  """``(programs/s, programs per CPU-second of the actors)`` with ``count`` actors."""
   pool = workers.RayPool(task, {}, num_workers=count, batches_per_worker=2)
   try:
     for i in range(count):  # warm up every actor (compiles the task)
       pool.submit(children[:batch_size])
-    warmed = 0
-    while warmed < count:
-      warmed += len(pool.wait(None))
+    pids: set[int] = set()
+    while len(pids) < count:
+      pids.update(int(c.worker.rsplit(":", 1)[1]) for c in pool.wait(None))
     queue = [children[i:i + batch_size] for i in range(0, len(children), batch_size)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds(pids)
     done = 0
     while done < len(children):
       while queue and pool.in_flight < pool.slots:
@@ -51,7 +74,8 @@ def throughput(task: str, count: int, children: list, batch_size: int) -> float:
       for completed in pool.wait(None):
         assert completed.results is not None, completed.error
         done += len(completed.batch)
-    return len(children) / (time.perf_counter() - start)
+    seconds, cpu = time.perf_counter() - start, cpu_seconds(pids) - cpu
+    return len(children) / seconds, (len(children) / cpu if cpu > 0 else float("nan"))
   finally:
     pool.close()
 
@@ -62,13 +86,25 @@ def main() -> None:
   parser.add_argument("--programs", type=int, default=160)
   parser.add_argument("--batch-size", type=int, default=4)
   parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+  parser.add_argument("--repeats", type=int, default=1)
   args = parser.parse_args()
   children = mutants(args.programs)
-  rates = {}
+  rates: dict[int, list[float]] = {count: [] for count in args.workers}
+  per_cpu: dict[int, list[float]] = {count: [] for count in args.workers}
+  for repeat in range(args.repeats):
+    for count in args.workers:
+      rate, rate_per_cpu = throughput(args.task, count, children, args.batch_size)
+      rates[count].append(rate)
+      per_cpu[count].append(rate_per_cpu)
+      print(f"run {repeat + 1}: {count} worker{'s' if count > 1 else ' '}: {rate:8.1f} "
+            f"programs/s, {rate_per_cpu:6.1f} per CPU-second of the workers", flush=True)
+  first = statistics.median(rates[args.workers[0]])
   for count in args.workers:
-    rates[count] = throughput(args.task, count, children, args.batch_size)
-    print(f"{count} worker{'s' if count > 1 else ' '}: {rates[count]:8.1f} programs/s  "
-          f"(x{rates[count] / rates[args.workers[0]]:.2f})", flush=True)
+    median = statistics.median(rates[count])
+    print(f"{count} worker{'s' if count > 1 else ' '}: {median:8.1f} programs/s "
+          f"(median of {len(rates[count])})  x{median / first:.2f}; "
+          f"{statistics.median(per_cpu[count]):6.1f} per CPU-second of the workers",
+          flush=True)
 
 
 if __name__ == "__main__":

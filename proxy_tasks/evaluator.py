@@ -14,8 +14,9 @@ updating them and leaving its next states in their registers (``interpreter``), 
 touches the file only through the statements and two block writes (gradient, ``lr``), all
 in place.
 
-Every slot has its own step counter: a queue of runs (one per thread and register bucket)
-keeps the slots full, and when runs end (finished, failed, out of time) the compiled loop
+Every slot has its own step counter: one queue of runs per register bucket, drained by up to
+``threads`` groups of ``slots`` (each group one compiled loop at a time), keeps the slots
+full, and when runs end (finished, failed, out of time) the compiled loop
 returns, the host scores and records them, and the next runs are loaded into their slots in
 the same compiled call that continues the others. A run that fails at step 3 thus costs 3
 steps of its slot, not the whole call's 300. A run ends early when:
@@ -48,6 +49,7 @@ per evaluator on the same task and seeds: by default ``tuned_adamw``, the best o
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import math
@@ -250,7 +252,8 @@ class Evaluator:
     task: a ``proxy_tasks.Task`` (``proxy_tasks.get(name, **overrides)``).
     slots: runs (program, seed) trained together. Throughput needs batches of at least
       ``slots * threads`` runs per ``evaluate`` call.
-    threads: queues of runs in flight at once (XLA releases the GIL while it runs).
+    threads: groups of ``slots`` runs trained at once, each in its own thread (XLA releases
+      the GIL while it runs), all taking runs from the same queue.
     normalize: find the task's fitness reference once (``reference``) and report
       ``normalized``/``fitness`` against it.
   """
@@ -285,7 +288,7 @@ class Evaluator:
     if registers in self._compiled:
       return
     sgd = encoding.encode(dsl.library.load("sgd"))
-    self._run_group([(sgd, 0)], registers, steps=1)
+    self._run_group(collections.deque([(None, sgd, 0)]), registers, steps=1)
     self._compiled.add(registers)
 
   @property
@@ -330,24 +333,24 @@ class Evaluator:
         encoded[index] = encoding.encode(program)
       except Exception as error:  # pylint: disable=broad-except
         errors[index] = f"{type(error).__name__}: {error}"
-    # Runs grouped by register bucket, each bucket's runs cut into one queue per thread; a
-    # queue keeps `slots` runs in flight, refilling a slot as soon as its run ends.
-    by_bucket: dict[int, list] = {}
+    # Runs grouped by register bucket into one queue each, which up to `threads` groups of
+    # `slots` drain together: a group refills a slot as soon as its run ends, and whichever
+    # group has a free slot takes the next run (no group runs out of work while another has
+    # a backlog, as with a fixed split).
+    by_bucket: dict[int, collections.deque] = {}
     for index, enc in encoded.items():
       for seed_index in range(len(seeds)):
-        by_bucket.setdefault(encoding.register_bucket(enc.registers), []).append(
-            (index, seed_index))
+        by_bucket.setdefault(encoding.register_bucket(enc.registers), collections.deque()
+                             ).append(((index, seed_index), enc, seed_index))
     calls = []
     for registers, runs in sorted(by_bucket.items()):
       self._warm(registers)
-      queues = min(self.threads, -(-len(runs) // self.slots))
-      for q in range(queues):
-        calls.append((registers, runs[len(runs) * q // queues:len(runs) * (q + 1) // queues]))
+      groups = min(self.threads, -(-len(runs) // self.slots))
+      calls += [(registers, runs)] * groups
 
     def do_call(call):
       registers, runs = call
-      outcomes = self._run_group([(encoded[i], s) for i, s in runs], registers)
-      return list(zip(runs, outcomes))
+      return self._run_group(runs, registers)
 
     if self.threads == 1 or len(calls) < 2:
       done = [do_call(c) for c in calls]
@@ -381,35 +384,37 @@ class Evaluator:
         results.append(Result(-metric, metric, math.nan, "ok", "", seconds, steps))
     return results
 
-  def _run_group(self, runs: list[tuple[encoding.Encoded, int]], registers: int,
-                 steps: int | None = None) -> list[_Outcome]:
-    """Trains the runs ``(encoded program, seed index)``, ``slots`` at a time: whenever runs
-    end (finished, failed or out of time) the next ones take their slots, so a run that fails
-    early stops costing its slot."""
+  def _run_group(self, runs: collections.deque, registers: int, steps: int | None = None
+                 ) -> list[tuple[object, _Outcome]]:
+    """Trains runs ``(key, encoded program, seed index)`` taken from the left of ``runs``
+    (which other threads may be draining too), ``slots`` at a time: whenever runs end
+    (finished, failed or out of time) the next ones take their slots, so a run that fails
+    early stops costing its slot. Returns ``(key, outcome)`` per run it took."""
     run = self._ensure()
     k = self.slots
     total = run.steps if steps is None else steps
     chunks = max(1, min(self.task.config.chunks, total))
     max_steps = np.int32(-(-total // chunks))  # the time budget is checked in between
     budget = self.task.config.time_budget_s
-    outcomes: list[_Outcome | None] = [None] * len(runs)
-    occupant: list[int | None] = [None] * k  # the run in each slot
+    outcomes: list[tuple[object, _Outcome]] = []
+    occupant: list[tuple[object, encoding.Encoded] | None] = [None] * k  # each slot's run
     started = np.zeros((k,), np.float64)
     seconds = np.zeros((k,), np.float64)
     seed_index = np.zeros((k,), np.int32)
-    pending = 0
     carry = run.start(registers)
     code = length = None
     while True:
       fresh = np.zeros((k,), bool)
       constant_rows, constant_values = [], []
       for slot in range(k):
-        if occupant[slot] is None and pending < len(runs):
-          enc, seed = runs[pending]
-          occupant[slot], seed_index[slot], fresh[slot] = pending, seed, True
+        if occupant[slot] is None:
+          try:
+            key, enc, seed = runs.popleft()  # atomic: another thread may take the last one
+          except IndexError:
+            break
+          occupant[slot], seed_index[slot], fresh[slot] = (key, enc), seed, True
           code = None  # the slot's rows change
           started[slot], seconds[slot] = time.perf_counter(), 0.0
-          pending += 1
           # Register r of slot s is row r * k + s of the register file (see _advance_impl).
           for register, value in enc.constants:
             constant_rows.append(register * k + slot)
@@ -422,19 +427,18 @@ class Evaluator:
       rows[:len(constant_rows)] = constant_rows
       values[:len(constant_values)] = constant_values
       if code is None:
-        code, length = self._code([(runs[o][0] if o is not None else None) for o in occupant])
+        code, length = self._code([o[1] if o is not None else None for o in occupant])
       begin = time.perf_counter()
       carry, metrics = run.advance(carry, fresh, self._seed_params, rows, values, active, code,
                                    length, seed_index, self._data, self._plans, self._schedule,
-                                   np.int32(total), max_steps, np.bool_(pending < len(runs)))
+                                   np.int32(total), max_steps, np.bool_(len(runs) > 0))
       t, status, failed = (np.array(x) for x in carry[1:4])
       loss0, ema, last = (np.array(x) for x in carry[4:7])
       metrics = np.array(metrics)
       now = time.perf_counter()
       seconds[active] += (now - begin) / active.sum()
       for slot in range(k):
-        index = occupant[slot]
-        if index is None:
+        if occupant[slot] is None:
           continue
         outcome = _Outcome(seconds=float(seconds[slot]))
         code_status = int(status[slot])
@@ -462,7 +466,7 @@ class Evaluator:
         else:
           continue  # still running
         outcome.steps = int(failed[slot]) + 1 if code_status != OK else int(t[slot])
-        outcomes[index] = outcome
+        outcomes.append((occupant[slot][0], outcome))
         occupant[slot] = None
         code = None  # its rows stop running
     return outcomes

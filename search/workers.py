@@ -41,8 +41,24 @@ from typing import Any, Mapping, Sequence
 
 from search.evolution import Child
 
-# One XLA thread per actor: actors are the unit of parallelism, one per CPU.
-SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# One core per actor: actors are the unit of parallelism, one per CPU. XLA's CPU client
+# otherwise sizes its thread pool to the whole machine in every actor (PJRT_NPROC sizes it;
+# older jaxlib reads NPROC) and runs Eigen's ops on it.
+ONE_CORE_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false",)
+ONE_CORE_ENV = {"PJRT_NPROC": "1", "NPROC": "1"}
+
+
+def actor_environment(environ: Mapping[str, str]) -> dict[str, str]:
+  """The variables an actor starts with: ``environ``'s XLA flags, ``JAX_PLATFORMS`` and
+  ``JAX_ENABLE_X64``, plus what keeps XLA on one core (``ONE_CORE_XLA_FLAGS`` added to
+  ``XLA_FLAGS`` unless ``environ`` sets the same flags; ``ONE_CORE_ENV`` unless set)."""
+  flags = environ.get("XLA_FLAGS", "").split()
+  names = {flag.split("=")[0] for flag in flags}
+  flags += [flag for flag in ONE_CORE_XLA_FLAGS if flag.split("=")[0] not in names]
+  out = {"XLA_FLAGS": " ".join(flags)}
+  out.update((k, environ.get(k, v)) for k, v in ONE_CORE_ENV.items())
+  out.update((k, environ[k]) for k in ("JAX_PLATFORMS", "JAX_ENABLE_X64") if k in environ)
+  return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +208,7 @@ class EvaluatorActor:
   batch."""
 
   def __init__(self, task_name: str, overrides: Mapping[str, Any], evaluator: str, name: str):
-    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
+    os.environ.update(actor_environment(os.environ))  # before JAX starts in this process
     self.name = f"{name}@{socket.gethostname()}:{os.getpid()}"
     self.evaluators = Evaluators(build_evaluator(task_name, overrides, evaluator))
 
@@ -215,10 +231,8 @@ class RayPool:
     import ray  # pylint: disable=import-outside-toplevel
     self._ray = ray
     address = address or os.environ.get("RAY_ADDRESS", "")
-    env_vars = {"XLA_FLAGS": os.environ.get("XLA_FLAGS", SINGLE_THREAD_XLA)}
-    for variable in ("JAX_PLATFORMS", "JAX_ENABLE_X64"):
-      if variable in os.environ:
-        env_vars[variable] = os.environ[variable]
+    # The driver's XLA flags (proxy_tasks sets some when imported) plus one core per actor.
+    env_vars = actor_environment(os.environ)
     self._started_ray = not ray.is_initialized()
     if self._started_ray:
       if address:

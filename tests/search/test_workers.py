@@ -16,6 +16,21 @@ def test_result_record_accepts_objects_and_mappings_and_maps_nan_to_minus_inf():
   assert workers.result_record({"fitness": math.nan, "status": "nan"})["fitness"] == -math.inf
 
 
+def test_actors_keep_the_drivers_xla_flags_and_use_one_core():
+  env = workers.actor_environment({"XLA_FLAGS": "--xla_cpu_copy_insertion_use_region_analysis=true",
+                                   "JAX_PLATFORMS": "cpu", "HOME": "/root"})
+  assert env["XLA_FLAGS"].split() == ["--xla_cpu_copy_insertion_use_region_analysis=true",
+                                      "--xla_cpu_multi_thread_eigen=false"]
+  assert env["PJRT_NPROC"] == "1" and env["JAX_PLATFORMS"] == "cpu" and "HOME" not in env
+  assert workers.actor_environment(env) == env  # the actor applies it again: no change
+
+
+def test_explicit_thread_settings_win_over_one_core():
+  env = workers.actor_environment({"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true",
+                                   "PJRT_NPROC": "4"})
+  assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true" and env["PJRT_NPROC"] == "4"
+
+
 def test_build_evaluator_from_a_factory_path():
   evaluator = workers.build_evaluator("fake", {"delay_s": 0.0}, "tests.search.fakes:make")
   assert isinstance(evaluator, fakes.FakeEvaluator)
