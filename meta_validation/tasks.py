@@ -22,7 +22,7 @@ lm_sklearn_text_100x   LM width 64, 4 heads, batch 32, 600 steps            12.3
 =====================  ===============================================  =========  =======
 
 The ratios use CPU time (all threads of the process): on a shared machine the wall clock
-also counts other jobs (it was 1.5-3x the CPU time in that measurement). The larger tasks
+also counts other jobs (it was 1-3.7x the CPU time in that measurement). The larger tasks
 are timed over their first ``--measure-steps`` steps and extrapolated by the step count.
 
 The language-model family is the default judge of a search on ``mlp_digits``
@@ -31,8 +31,8 @@ saturated (tuned AdamW and Lion differ there by about the seeds' spread). Its tw
 sized by their jobs, not by the names' factors: ``_10x`` is the monitor's task, one run on a
 worker every ``every`` scored programs, so it must take a few seconds; ``_100x`` is the
 funnel's last stage (AdamW and Lion tuned on 15 grid points each, then ~5 programs and the
-two baselines on 3 seeds: 56 runs of its 8-slot evaluators, ~11 CPU-minutes). True 10x and
-100x of the language-model proxy would take ~13 s and ~130 s a run. Both still separate
+two baselines on 3 seeds: 7 calls of 8-slot evaluators, 12.1 CPU-minutes measured). True 10x
+and 100x of the language-model proxy would take ~13 s and ~130 s a run. Both still separate
 optimizers: tuned AdamW beats tuned Lion by 0.15 and 0.19 nats per byte there, several
 times the spread over 3 seeds (README, "Replay").
 
