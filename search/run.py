@@ -91,7 +91,9 @@ def _check_task(config: config_lib.SearchConfig) -> None:
   import proxy_tasks  # pylint: disable=import-outside-toplevel
   meta = config.meta_validation
   checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]
-  if meta.monitoring and not meta.evaluator:
+  # The monitor's own one-slot evaluator builds registered tasks too: check the name then.
+  if meta.monitoring and (not meta.evaluator
+                          or meta.evaluator.startswith("meta_validation.monitor:")):
     checks.append(("meta_validation.task", meta.task, meta.overrides))
   if meta.monitoring or meta.funnel_at_end:
     from meta_validation import tasks as meta_tasks  # pylint: disable=import-outside-toplevel

@@ -90,3 +90,14 @@ def test_a_warm_start_that_cannot_be_tuned_is_a_usage_error(tmp_path):
       "error: tune_initial: sgd: the program has no 'w * constant' statement (its weight decay) "
       "to tune (set tune_initial: false)")
   assert not (tmp_path / "runs").exists()
+
+
+def test_a_misspelt_monitor_task_is_a_usage_error(tmp_path):
+  done = subprocess.run([sys.executable, "-m", "search.run", str(ROOT / "configs/lion_search.yaml"),
+                         "--quiet", "--set", "meta_validation.task=lm_sklearn_txt_10x",
+                         "--set", f"output.runs_dir={tmp_path / 'runs'}"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2
+  assert done.stderr.strip().splitlines()[-1].startswith(
+      "error: meta_validation.task: unknown proxy task 'lm_sklearn_txt_10x'")
+  assert not (tmp_path / "runs").exists()
