@@ -21,8 +21,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                      "intra_op_parallelism_threads=1")  # one XLA thread, as in a worker
+# One XLA thread, as in a worker (search.workers.ONE_CORE_ENV; PJRT_NPROC sizes XLA's pool).
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+os.environ.setdefault("PJRT_NPROC", "1")
 
 import dsl  # noqa: E402
 from search import analysis, evolution  # noqa: E402
