@@ -5,6 +5,7 @@ A week-long search is killed at arbitrary moments, so no output is ever written 
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import tempfile
@@ -53,3 +54,21 @@ def fsync_directory(folder: str | os.PathLike) -> None:
     pass  # some file systems cannot fsync a folder; the rename is still atomic
   finally:
     os.close(descriptor)
+
+
+def json_float(value) -> float | str:
+  """``value`` as a JSON number, or the string ``"inf"``, ``"-inf"``, ``"nan"`` when it is not
+  finite (strict JSON has no such numbers; ``float(text)`` reads them back)."""
+  value = float(value)
+  return value if math.isfinite(value) else str(value)
+
+
+def json_safe(value):
+  """``value`` with every float inside its dicts, lists and tuples made ``json_float``."""
+  if isinstance(value, float):
+    return json_float(value)
+  if isinstance(value, dict):
+    return {k: json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [json_safe(v) for v in value]
+  return value

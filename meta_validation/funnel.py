@@ -50,6 +50,7 @@ import proxy_tasks
 from dsl.program import Program
 from meta_validation import tasks as meta_tasks
 from meta_validation import tuning
+from dsl.files import json_safe
 from search.run_folder import RunFolder, atomic_write
 
 STAGES = ("10x", "100x")
@@ -318,16 +319,6 @@ def markdown(record: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
-def _json_safe(value):
-  if isinstance(value, float) and not math.isfinite(value):
-    return str(value)
-  if isinstance(value, dict):
-    return {k: _json_safe(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_json_safe(v) for v in value]
-  return value
-
-
 def write(folder: pathlib.Path, record: dict, candidates: list[Candidate]) -> None:
   """``funnel.csv``, ``funnel.md``, ``funnel.json`` and ``survivors/*.py``, each atomically."""
   (folder / "survivors").mkdir(parents=True, exist_ok=True)
@@ -337,7 +328,7 @@ def write(folder: pathlib.Path, record: dict, candidates: list[Candidate]) -> No
   writer.writerows(table_rows(record))
   atomic_write(folder / "funnel.csv", buffer.getvalue())
   atomic_write(folder / "funnel.md", markdown(record))
-  atomic_write(folder / "funnel.json", json.dumps(_json_safe(record), indent=1))
+  atomic_write(folder / "funnel.json", json.dumps(json_safe(record), indent=1))
   for index in record["survivors"]:
     candidate = candidates[index]
     header = (f"# Funnel survivor: rank {index + 1} of run '{record['run']}' (program "

@@ -36,6 +36,7 @@ import proxy_tasks
 from meta_validation import tasks as meta_tasks
 from meta_validation import training
 from meta_validation import tuning
+from dsl.files import json_float
 from search.run_folder import atomic_write
 
 EVALS = 25
@@ -98,9 +99,9 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
       "eval_seeds": list(eval_seeds), "tune_seed": tune_seed,
       "program": program.to_text(), "label": label,
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
-                "final_mean": _json_float(r.mean), "final_std": _json_float(r.std),
-                "final_per_seed": [_json_float(x) for x in r.curves.final],
-                "log_adamw_over_metric": _json_float(_vs_adamw(adamw_final, r.mean)),
+                "final_mean": json_float(r.mean), "final_std": json_float(r.std),
+                "final_per_seed": [json_float(x) for x in r.curves.final],
+                "log_adamw_over_metric": json_float(_vs_adamw(adamw_final, r.mean)),
                 "steps_to_adamw_final": r.steps_to_adamw,
                 "tuning": tuned[r.optimizer].to_json(),
                 "tuned_program": tuned[r.optimizer].best.program.to_text(),
@@ -114,10 +115,6 @@ def _vs_adamw(adamw: float, metric: float) -> float:
     return math.nan
   return math.log(adamw / metric)
 
-
-def _json_float(value) -> float | str:
-  value = float(value)
-  return value if math.isfinite(value) else str(value)
 
 
 def _float(value) -> float:

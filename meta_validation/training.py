@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dsl
+from dsl.files import json_float
 from dsl.program import Program
 from proxy_tasks.tasks import Task
 
@@ -62,14 +63,10 @@ class Curves:
 
   def to_json(self) -> dict:
     return {"seeds": list(self.seeds), "eval_steps": self.eval_steps.tolist(),
-            "val_metric": [[_json_float(x) for x in row] for row in self.val_metric],
-            "train_loss_every_eval": [[_json_float(x) for x in row[self.eval_steps - 1]]
+            "val_metric": [[json_float(x) for x in row] for row in self.val_metric],
+            "train_loss_every_eval": [[json_float(x) for x in row[self.eval_steps - 1]]
                                       for row in self.train_loss]}
 
-
-def _json_float(value) -> float | str:
-  value = float(value)
-  return value if math.isfinite(value) else str(value)
 
 
 def eval_points(steps: int, evals: int) -> np.ndarray:

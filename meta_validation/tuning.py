@@ -5,8 +5,8 @@ A comparison against untuned baselines flatters a found program (its constants w
 on the proxy); Chen et al. (2023) compare against tuned AdamW. Here every optimizer gets the
 same number of tuning runs:
 
-* AdamW and Lion: ``proxy_tasks.baselines.GRIDS`` (5 learning rates x 3 weight decays), made
-  by rewriting the built-in programs' constants (``proxy_tasks.baselines.with_hyperparameters``);
+* AdamW and Lion: ``dsl.hyperparameters.GRIDS`` (5 learning rates x 3 weight decays), made
+  by rewriting the built-in programs' constants (``dsl.hyperparameters.grid``);
 * the program: ``LR_MULTIPLIERS`` (as many as AdamW's grid has points: 15 values, 10^((k - 7)/4)
   for k = 0..14, from 0.018 to 56, so 1 is one of them), made by appending ``update = update * m`` to it: the update it returns is scaled by
   ``m``, which is a learning-rate multiplier whatever the program's learning-rate constant is,
@@ -27,10 +27,12 @@ import numpy as np
 
 import dsl
 import proxy_tasks
+from dsl import hyperparameters
+from dsl.files import json_float
 from dsl.program import Program, Statement
-from proxy_tasks import baselines
 
-_GRID_POINTS = len(baselines.GRIDS["adamw"]["lr"]) * len(baselines.GRIDS["adamw"]["wd"])
+_GRID_POINTS = (len(hyperparameters.GRIDS["adamw"]["lr"])
+                * len(hyperparameters.GRIDS["adamw"]["wd"]))
 LR_MULTIPLIERS = tuple(float(f"{10 ** ((k - _GRID_POINTS // 2) / 4):.4g}")
                        for k in range(_GRID_POINTS))
 BASELINES = ("adamw", "lion")
@@ -57,11 +59,8 @@ class GridPoint:
 def grid(optimizer: str, program: Program | None = None) -> list[GridPoint]:
   """The tuning grid of ``optimizer`` (``adamw``, ``lion``, or any label with ``program``)."""
   if optimizer in BASELINES and program is None:
-    base = dsl.library.load(optimizer)
-    spec = baselines.GRIDS[optimizer]
-    return [GridPoint(optimizer, {"lr": lr, "wd": wd},
-                      baselines.with_hyperparameters(base, lr=lr, wd=wd))
-            for lr in spec["lr"] for wd in spec["wd"]]
+    return [GridPoint(optimizer, point, rewritten) for point, rewritten in hyperparameters.grid(
+        dsl.library.load(optimizer), hyperparameters.GRIDS[optimizer])]
   if program is None:
     raise ValueError(f"grid: no program for optimizer '{optimizer}'")
   return [GridPoint(optimizer, {"lr_multiplier": m}, scale_update(program, m))
@@ -115,14 +114,10 @@ class Tuned:
 
   def to_json(self) -> dict:
     return {"best": self.best.hyperparameters,
-            "best_metric": _json_float(self.best_metric),
-            "grid": [dict(p.hyperparameters, metric=_json_float(m))
+            "best_metric": json_float(self.best_metric),
+            "grid": [dict(p.hyperparameters, metric=json_float(m))
                      for p, m in zip(self.points, self.metrics)]}
 
-
-def _json_float(value) -> float | str:
-  value = float(value)
-  return value if math.isfinite(value) else str(value)
 
 
 def tune(task_name: str, grids: dict[str, list[GridPoint]], seed: int = 0,

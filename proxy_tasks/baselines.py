@@ -21,9 +21,7 @@ import sys
 
 import dsl
 from dsl import hyperparameters
-from dsl.files import atomic_write
-# Re-exported: the grids and the rewriting live in dsl.hyperparameters.
-from dsl.hyperparameters import GRIDS, with_hyperparameters  # pylint: disable=unused-import
+from dsl.files import atomic_write, json_float
 from proxy_tasks import registry
 from proxy_tasks.evaluator import Evaluator
 
@@ -32,7 +30,7 @@ DEFAULT_OUT = pathlib.Path("runs/baselines")
 
 def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides) -> dict:
   """Scores the grids on the task, writes ``out/<task>.json`` atomically, returns its content."""
-  grids = GRIDS if grids is None else grids
+  grids = hyperparameters.GRIDS if grids is None else grids
   task = registry.get(task_name, **overrides)
   evaluator = Evaluator(task)
   points, programs = [], []
@@ -41,8 +39,8 @@ def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides
       points.append({"optimizer": optimizer, **point})
       programs.append(program)
   for point, program, result in zip(points, programs, evaluator.evaluate(programs)):
-    point.update(metric=_json_float(result.metric), fitness=_json_float(result.fitness),
-                 normalized=_json_float(result.normalized), status=result.status,
+    point.update(metric=json_float(result.metric), fitness=json_float(result.fitness),
+                 normalized=json_float(result.normalized), status=result.status,
                  reason=result.reason, program=program.to_text())
   best = {}
   for point in points:
@@ -55,10 +53,6 @@ def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides
              "points": points, "best": best}
   write_json_atomic(out / f"{task.name}.json", content)
   return content
-
-
-def _json_float(value: float):
-  return value if math.isfinite(value) else str(value)
 
 
 def write_json_atomic(path: pathlib.Path, content) -> None:

@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 import dsl
 from dsl import hyperparameters
+from dsl.files import json_safe
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
 from search import workers
@@ -327,9 +328,8 @@ class Search:
                "status": result["status"]} for (point, _), (result, _) in zip(points, scored)]
     best = max(range(len(points)), key=lambda i: (record[i]["fitness"], -i))
     run_folder_lib.atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
-        {"grid": hyperparameters.GRIDS["adamw"], "best": record[best],
-         "points": [{**r, "fitness": str(r["fitness"]) if not math.isfinite(r["fitness"])
-                     else r["fitness"]} for r in record]}, indent=2))
+        json_safe({"grid": hyperparameters.GRIDS["adamw"], "best": record[best],
+                   "points": record}), indent=2))
     self.log(f"tuned the initial program: lr {record[best]['lr']:g}, weight decay "
              f"{record[best]['wd']:g} (fitness {record[best]['fitness']:.4f})")
     return points[best][1], scored[best][0], scored[best][1]

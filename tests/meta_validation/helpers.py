@@ -7,7 +7,7 @@ import pathlib
 
 import dsl
 import proxy_tasks
-from proxy_tasks import baselines
+from dsl import hyperparameters
 
 # Tiny members of the toy family, so the funnel's stages take seconds.
 TASK_10X = "mvtest_quadratic_10x"
@@ -28,7 +28,7 @@ def make_run(folder: pathlib.Path) -> dict[str, dsl.Program]:
       "adamw": dsl.library.load("adamw"),
       "lion": dsl.library.load("lion"),
       "sgd": dsl.library.load("sgd_momentum"),
-      "fast_adamw": baselines.with_hyperparameters(dsl.library.load("adamw"), lr=0.05, wd=0.0),
+      "fast_adamw": hyperparameters.with_hyperparameters(dsl.library.load("adamw"), lr=0.05, wd=0.0),
       "signum": dsl.library.load("signum"),
   }
   events = [

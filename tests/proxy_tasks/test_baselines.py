@@ -3,14 +3,15 @@
 import json
 
 import dsl
+from dsl import hyperparameters
 from proxy_tasks import baselines
 
 
 def test_hyperparameters_rewrite_the_constants():
-  adamw = baselines.with_hyperparameters(dsl.library.load("adamw"), lr=0.003, wd=0.1)
+  adamw = hyperparameters.with_hyperparameters(dsl.library.load("adamw"), lr=0.003, wd=0.1)
   text = adamw.to_text()
   assert "lr = lr * 0.003" in text and "wd = w * 0.1" in text
-  lion = baselines.with_hyperparameters(dsl.library.load("lion"), lr=3e-4)
+  lion = hyperparameters.with_hyperparameters(dsl.library.load("lion"), lr=3e-4)
   assert "lr = lr * 0.0003" in lion.to_text() and "weight * 0.1" in lion.to_text()
 
 
