@@ -67,8 +67,19 @@ class Analysis(NamedTuple):  # a NamedTuple: built once per analysed program, ch
 
 
 def analyze(program: Program) -> Analysis:
-  """Abstract execution, then liveness. Raises ``ProgramError`` for an invalid program."""
+  """Abstract execution, then liveness (memoised on the program, ``Program.memo``).
+
+  Raises ``ProgramError`` for an invalid program.
+  """
   execution = abstract_execution(program)
+  liveness = program.memo("liveness")
+  if liveness is None:  # memoised without the program itself: no reference cycle to collect
+    liveness = program.remember("liveness", _liveness(program, execution))
+  return Analysis(program, execution.types, execution.sources, execution.outputs, *liveness)
+
+
+def _liveness(program: Program, execution) -> tuple[tuple[bool, ...], tuple[int, ...]]:
+  """``(live, live_states)`` of ``Analysis``: reachability from the update (module docstring)."""
   sources, outputs = execution.sources, execution.outputs
   num_states = program.num_states
   first_state_ref = param_ref(2)  # states are params[2:-1]: refs -3, -4, ...
@@ -86,8 +97,7 @@ def analyze(program: Program) -> Analysis:
       if 0 <= state < num_states and not state_live[state]:
         state_live[state] = True
         pending.append(outputs[1 + state])
-  return Analysis(program, execution.types, sources, outputs, tuple(live),
-                  tuple(i for i, is_live in enumerate(state_live) if is_live))
+  return tuple(live), tuple(i for i, is_live in enumerate(state_live) if is_live)
 
 
 def redundant_statements(program: Program) -> tuple[int, ...]:

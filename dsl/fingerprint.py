@@ -190,7 +190,9 @@ def _step_function(function: fns.Function, impl: Callable, arg_types: tuple[Type
 
 
 def _to_tree(value) -> np.ndarray:
-  return np.broadcast_to(np.asarray(value, np.float64), (_SIZE,))
+  if value.__class__ is np.ndarray and value.shape == (_SIZE,) and value.dtype == np.float64:
+    return value
+  return np.full(_SIZE, value, np.float64)
 
 
 def run(analysis) -> np.ndarray | None:

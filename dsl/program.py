@@ -138,6 +138,23 @@ class Program:
   def __str__(self) -> str:
     return self.to_text()
 
+  # A program is immutable, so what is derived from it (its abstract execution, its analysis)
+  # is computed once and kept on the object: a search child is type-checked by its mutation,
+  # then analysed for its cache key, its fingerprint and its redundant fraction. The memo is
+  # not part of the value: not compared, not pickled (workers and checkpoints get the fields).
+
+  def memo(self, name: str):
+    """The derived value stored under ``name``, or None."""
+    return self.__dict__.get(name)
+
+  def remember(self, name: str, value):
+    """Stores a derived value (``memo``); returns it."""
+    self.__dict__[name] = value
+    return value
+
+  def __getstate__(self) -> dict:
+    return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
 
 def param_types(program: Program) -> dict[str, Type]:
   types = {name: Type.TREE for name in program.params}
@@ -205,8 +222,11 @@ def abstract_execution(program: Program) -> AbstractExecution:
   One pass gives validity (the errors of ``infer_types``), each statement's type, and its
   def-use links (the dependency graph the analysis of ``dsl.analysis`` works on). The loop
   below only detects an error; ``statement_type`` then raises it with its message, so the
-  messages live in one place.
+  messages live in one place. Memoised on the program (``Program.memo``).
   """
+  known = program.memo("abstract_execution")
+  if known is not None:
+    return known
   check_signature(program)
   env: dict[str, tuple[Type, Ref]] = {name: (_TREE, param_ref(i))
                                       for i, name in enumerate(program.params)}
@@ -258,7 +278,8 @@ def abstract_execution(program: Program) -> AbstractExecution:
       raise ProgramError(f"return of undefined variable '{name}'",
                          line=program.line_of(len(program.statements)))
     outputs.append(entry[1])
-  return AbstractExecution(tuple(types), tuple(sources), tuple(outputs))
+  return program.remember("abstract_execution",
+                          AbstractExecution(tuple(types), tuple(sources), tuple(outputs)))
 
 
 def statement_type(statement: Statement, env: dict[str, Type], program: Program | None = None,

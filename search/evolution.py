@@ -182,7 +182,12 @@ def absorb(state: SearchState, child: Child, fitness: float, restart_after: int 
 
 def _remember_top(state: SearchState, member: Member, top_k: int | None) -> None:
   """Keeps the ``top_k`` fittest distinct programs (by cache key) ever scored."""
-  if not math.isfinite(member.fitness) or any(key == member.key for _, _, key, _ in state.top):
+  if not math.isfinite(member.fitness):
+    return
+  if (top_k is not None and len(state.top) >= top_k
+      and (member.fitness, -member.id) < state.top[0][:2]):
+    return  # would be pushed and popped at once (the heap's head is the least fit kept)
+  if any(key == member.key for _, _, key, _ in state.top):
     return
   entry = (member.fitness, -member.id, member.key, member.program.to_text())
   heapq.heappush(state.top, entry)

@@ -14,6 +14,7 @@ gives the same child. Only valid children are returned (abstract execution over 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from typing import Mapping
 
@@ -132,11 +133,13 @@ def mutate(program: Program, rng: np.random.Generator,
   if unknown or not kinds:
     raise ValueError(f"mutation weights must be positive for some of {MUTATIONS}, got "
                      f"{dict(weights)}")
-  probabilities = np.array([weights[k] for k in kinds], dtype=float)
-  probabilities /= probabilities.sum()
+  # rng.choice(len(kinds), p=...) draws the same kinds from the same stream (one uniform,
+  # searched in the cumulative weights), at a fifth of its cost.
+  cumulative = np.cumsum([weights[k] for k in kinds], dtype=float)
+  cumulative = (cumulative / cumulative[-1]).tolist()
   types = infer_types(program)
   for _ in range(max_tries):
-    kind = kinds[rng.choice(len(kinds), p=probabilities)]
+    kind = kinds[bisect.bisect_right(cumulative, rng.random())]
     drawn = _APPLY[kind](program, types, rng, max_length)
     if drawn is None:
       continue

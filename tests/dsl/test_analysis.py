@@ -165,3 +165,32 @@ def test_run_tells_programs_apart():
   adamw = dsl.library.load("adamw")
   wd_free = dsl.parse(adamw.to_text().replace("update = update + wd", "update = update + g"))
   assert not np.array_equal(_run(wd_free), _run(adamw))
+
+
+@hypothesis.settings(max_examples=100, deadline=None)
+@hypothesis.given(st.integers(0, 2**32 - 1))
+def test_memoised_analysis_is_the_fresh_one_and_not_part_of_the_value(seed):
+  import pickle  # pylint: disable=import-outside-toplevel
+  (program,) = _programs(seed)
+  fresh = dsl.parse(program.to_text())  # an equal program that was never analysed
+  first = analysis.analyze(program)
+  assert program.memo("abstract_execution") is not None and program.memo("liveness")
+  assert analysis.analyze(program) == first  # from the memo
+  assert analysis.analyze(fresh)[1:] == first[1:]  # computed anew: the same facts
+  assert fresh == program and hash(fresh) == hash(program)
+  copied = pickle.loads(pickle.dumps(program))  # what workers and checkpoints receive
+  assert copied == program and copied.memo("abstract_execution") is None
+  assert set(copied.__dict__) == {"params", "statements", "returns", "lines"}
+
+
+def test_memo_does_not_survive_replace_and_invalid_programs_keep_raising():
+  program = dsl.library.load("adamw")
+  analysis.analyze(program)
+  child = program.replace(statements=program.statements[1:])  # a new value: nothing memoised
+  assert child.memo("liveness") is None
+  broken = program.replace(statements=(dsl.Statement("x", "sqrt", ("nope",)),)
+                           + program.statements)
+  for _ in range(2):  # an error is not memoised
+    with pytest.raises(ProgramError, match="undefined variable 'nope'"):
+      analysis.analyze(broken)
+  assert broken.memo("abstract_execution") is None
