@@ -13,7 +13,7 @@ from dsl.cache import FitnessCache
 from dsl.compiler import compile, init_states  # pylint: disable=redefined-builtin
 from dsl.functions import FUNCTIONS, Function
 from dsl.graph import graph, to_dot, write_dot
-from dsl.hashing import functional_fingerprint, semantic_hash
+from dsl.hashing import functional_fingerprint, semantic_hash, structure_hash
 from dsl.optax_export import to_optax
 from dsl.parser import parse, parse_file
 from dsl.program import Program, ProgramError, Statement, Type, check, infer_types, is_valid

@@ -34,6 +34,7 @@ from dsl.program import Program
 # Bump when the hash of some program changes, so persisted caches keyed by old hashes are
 # not mistaken for new ones.
 HASH_VERSION = "semantic-v1"
+STRUCTURE_VERSION = "structure-v1"
 DIGEST_BYTES = 16
 
 
@@ -55,9 +56,10 @@ def _param_tokens(analysis: Analysis) -> dict[int, str]:
   return tokens
 
 
-def node_hashes(analysis: Analysis) -> dict[int, str]:
+def node_hashes(analysis: Analysis, constants: bool = True) -> dict[int, str]:
   """The hash of every live statement and every parameter a live node reads, keyed by
-  reference (statement index >= 0, parameter reference < 0)."""
+  reference (statement index >= 0, parameter reference < 0). ``constants=False``: every
+  constant hashes alike (``structure_hash``)."""
   statements = analysis.program.statements
   tokens: dict[int, str] = _param_tokens(analysis)
   by_name = fns.BY_NAME  # looked up every time: rows may be added at run time
@@ -66,7 +68,8 @@ def node_hashes(analysis: Analysis) -> dict[int, str]:
     if not is_live:
       continue
     function = by_name[statements[index].function]
-    operands = [tokens[ref] if ref.__class__ is int else constant_token(ref)
+    operands = [tokens[ref] if ref.__class__ is int
+                else constant_token(ref) if constants else "#c"
                 for ref in analysis.sources[index]]
     if function.commutative:
       operands.sort()
@@ -75,12 +78,24 @@ def node_hashes(analysis: Analysis) -> dict[int, str]:
   return tokens
 
 
-def hash_analysis(analysis: Analysis) -> str:
-  """``semantic_hash`` of an analysed program."""
-  tokens = node_hashes(analysis)
+def hash_analysis(analysis: Analysis, constants: bool = True) -> str:
+  """``semantic_hash`` of an analysed program (``structure_hash`` with ``constants=False``)."""
+  tokens = node_hashes(analysis, constants)
   outputs = analysis.outputs
   live_outputs = [tokens[outputs[0]]] + [tokens[outputs[1 + s]] for s in analysis.live_states]
-  return _digest(f"{HASH_VERSION}:{';'.join(live_outputs)}")
+  domain = HASH_VERSION if constants else STRUCTURE_VERSION
+  return _digest(f"{domain}:{';'.join(live_outputs)}")
+
+
+def structure_hash(program: Program) -> str:
+  """``semantic_hash`` with the constants' values left out: programs that differ only in
+  their constants (a learning rate, an interpolation weight) share it, programs whose live
+  computation differs in any function or link do not. Funnel selection keeps one program
+  per structure, so that its K candidates are not K tunings of one program.
+
+  Raises ``ProgramError`` for an invalid program.
+  """
+  return hash_analysis(analyze(program), constants=False)
 
 
 def semantic_hash(program: Program) -> str:

@@ -1,7 +1,9 @@
-"""Funnel selection (Chen et al., 2023, Section 2.3): the top-K programs of a search through
-ever larger meta-validation tasks, keeping only those that beat tuned AdamW.
+"""Funnel selection (Chen et al., 2023, Section 2.3): the best programs of a search through
+fresh proxy seeds, then ever larger meta-validation tasks, keeping only those that beat tuned
+AdamW.
 
   python -m meta_validation.funnel runs/<name> [--top-k 10] [--seeds 3] [--family NAME]
+                                   [--holdout-seeds 3] [--pool N]
                                    [--task-10x NAME] [--task-100x NAME]
 
 The stages' tasks are ``<family>_10x`` and ``<family>_100x`` (``meta_validation.tasks``); the
@@ -10,22 +12,31 @@ family is the proxy's (``config.yaml``) unless ``--family`` names another, and
 stricter judge: ``--family lm_sklearn_text`` for a search on ``mlp_digits`` (whose own 10x and
 100x tasks are nearly saturated and barely separate optimizers).
 
-1. Candidates: the K best unique programs of the event log (``runs/<name>/events/`` then
-   ``events.jsonl``) by proxy fitness (status ``ok`` or ``cached``; one per cache key, i.e. per
-   distinct program, at its best fitness; the text is in the log). The log is streamed: a
-   week-long search's is tens of GB.
-2. On the 10x task: AdamW and Lion are tuned over their learning-rate x weight-decay grids
+1. Pool: the ``--pool`` (default 5 x K) best unique programs of the event log
+   (``runs/<name>/events/`` then ``events.jsonl``) by proxy fitness (status ``ok`` or
+   ``cached``; one per cache key, i.e. per distinct program, at its best fitness; the text is
+   in the log). The log is streamed: a week-long search's is tens of GB.
+2. Held-out seeds: a long search selects programs that were lucky on the proxy's seeds (one
+   hour-long search's best was +1.90 on its seed and below tuned AdamW on four others,
+   ``docs/results.md``). So the pool is scored again on the proxy task (its ``config.yaml``
+   settings) on ``--holdout-seeds`` seeds the search never used (``HOLDOUT_FIRST_SEED``
+   onwards), against tuned AdamW on the same seeds; only programs that beat it go on.
+3. Diversity: of the programs left (best held-out metric first; by proxy fitness with
+   ``--holdout-seeds 0``), one per structure (``dsl.structure_hash``: the live computation
+   without its constants' values), so the K candidates are not K tunings of one program.
+4. On the 10x task: AdamW and Lion are tuned over their learning-rate x weight-decay grids
    (``meta_validation.tuning``) on the tuning seed, once per task in a funnel run (a task
    met again reuses them); the candidates and the two tuned baselines are then scored on
    seeds ``0 .. N-1``.
    A candidate is *promoted* when its seed-mean metric is below tuned AdamW's.
-3. The promoted candidates go through the same on the 100x task; those that beat tuned AdamW
+5. The promoted candidates go through the same on the 100x task; those that beat tuned AdamW
    there *survive*.
 
 Output in ``runs/<name>/funnel/`` (each file written atomically): ``funnel.csv`` and
-``funnel.md`` (per program: proxy fitness, 10x and 100x metric mean and std over seeds,
-``log(AdamW / metric)`` at each stage, promoted/survived; tuned AdamW and Lion as rows),
-``funnel.json`` (everything) and ``survivors/rank_NN_id_M.py`` (the surviving programs).
+``funnel.md`` (per program of the pool: proxy fitness, held-out, 10x and 100x metric mean and
+std over seeds, ``log(AdamW / metric)`` at each stage, what became of it; tuned AdamW and Lion
+as rows), ``funnel.json`` (everything) and ``survivors/rank_NN_id_M.py`` (the surviving
+programs).
 """
 
 from __future__ import annotations
@@ -53,7 +64,13 @@ from meta_validation import tuning
 from dsl.files import json_safe
 from search.run_folder import RunFolder, atomic_write
 
-STAGES = ("10x", "100x")
+STAGES = ("holdout", "10x", "100x")
+SCALED_STAGES = ("10x", "100x")
+HOLDOUT_FIRST_SEED = 1000  # held-out proxy seeds: 1000, 1001, ...; a search uses low seeds
+POOL_FACTOR = 5  # default pool: this many times the candidates the 10x stage takes
+# Task settings of the search that the held-out stage does not take over: it picks its own
+# seeds, and reports raw metrics against its own tuned baselines.
+_NOT_HELD_OUT = ("seeds", "fitness_reference")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +139,10 @@ def _worst(ranking: list[tuple[float, int, str]],
     heapq.heappop(ranking)
 
 
-def proxy_task_of(run_dir: pathlib.Path) -> str:
-  """The proxy task name in ``config.yaml`` (``task: {name: ...}``)."""
-  path = run_dir / "config.yaml"
+def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
+  """The proxy task of ``config.yaml`` (``task: {name: ..., overrides: {...}}``): its name and
+  its overrides (YAML lists as tuples, as ``proxy_tasks.TaskConfig`` holds them)."""
+  path = pathlib.Path(run_dir) / "config.yaml"
   if not path.exists():
     raise FileNotFoundError(f"{path}: no such file (not a search run folder?)")
   config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -132,7 +150,16 @@ def proxy_task_of(run_dir: pathlib.Path) -> str:
   name = task.get("name") if isinstance(task, dict) else task
   if not isinstance(name, str):
     raise ValueError(f"{path}: key 'task.name': expected a task name, got {name!r}")
-  return name
+  overrides = (task.get("overrides") if isinstance(task, dict) else None) or {}
+  if not isinstance(overrides, dict):
+    raise ValueError(f"{path}: key 'task.overrides': expected a mapping, got {overrides!r}")
+  return name, {key: tuple(value) if isinstance(value, list) else value
+                for key, value in overrides.items()}
+
+
+def proxy_task_of(run_dir: pathlib.Path) -> str:
+  """The proxy task name in ``config.yaml`` (``task: {name: ...}``)."""
+  return proxy_of(run_dir)[0]
 
 
 def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str | None = None,
@@ -212,32 +239,64 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
 
 
 def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: int = 0,
-           tasks: dict[str, str] | None = None, log=print, family: str | None = None) -> dict:
+           tasks: dict[str, str] | None = None, log=print, family: str | None = None,
+           holdout_seeds: int = 3, pool: int | None = None) -> dict:
   """Runs the funnel on a run folder and writes ``run_dir/funnel/``; returns the record.
 
   ``tasks`` (``{"10x": name, "100x": name}``) defaults to ``stage_tasks(run_dir, family)``:
-  the meta-validation tasks of ``family``, by default the proxy's family.
+  the meta-validation tasks of ``family``, by default the proxy's family. ``pool``: how many
+  of the best programs are read (default ``POOL_FACTOR * top_k``); ``holdout_seeds``: fresh
+  proxy seeds they are scored on before the 10x stage (0: none, the pool goes straight to
+  the diversity filter).
   """
   start = time.perf_counter()
   run_dir = pathlib.Path(run_dir)
   if tasks is None:
     tasks = stage_tasks(run_dir, family)
-  for stage, name in tasks.items():
+  proxy, proxy_overrides = (proxy_of(run_dir) if holdout_seeds else ("", {}))
+  for stage, name in [("held-out", proxy)] * bool(holdout_seeds) + list(tasks.items()):
     if name not in proxy_tasks.names():
       raise KeyError(f"{stage} task '{name}' is not registered; known: "
                      f"{', '.join(proxy_tasks.names())}")
-  candidates = read_candidates(run_dir, top_k)
+  candidates = read_candidates(run_dir, pool or POOL_FACTOR * top_k)
   if not candidates:
     raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program in the "
                      "event log")
-  seed_list = tuple(range(seeds))
-  record = {"run": str(run_dir), "top_k": top_k, "tasks": tasks, "stages": {},
+  structures = [dsl.structure_hash(c.program) for c in candidates]
+  record = {"run": str(run_dir), "top_k": top_k, "seeds": seeds, "tasks": dict(tasks),
+            "stages": {},
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
-                            "program": c.program.to_text()} for c in candidates]}
-  alive = list(range(len(candidates)))
+                            "structure": structure, "program": c.program.to_text()}
+                           for c, structure in zip(candidates, structures)]}
   baselines: dict = {}  # tuned once per task in this run
   evaluators: dict = {}  # compiled once per task and seed in this run
-  for stage in STAGES:
+  order = list(range(len(candidates)))  # by proxy fitness
+  if holdout_seeds:
+    record["tasks"]["holdout"] = proxy
+    held_out = tuple(range(HOLDOUT_FIRST_SEED, HOLDOUT_FIRST_SEED + holdout_seeds))
+    overrides = {k: v for k, v in proxy_overrides.items() if k not in _NOT_HELD_OUT}
+    log(f"held-out: {len(candidates)} program(s) on {proxy}, seeds {held_out[0]}.."
+        f"{held_out[-1]} (the search's are not among them)")
+    result = run_stage(proxy, [c.program for c in candidates], held_out, tune_seed, baselines,
+                       evaluators, **overrides)
+    result["candidates"] = order
+    result["overrides"] = overrides
+    record["stages"]["holdout"] = result
+    scored = result["programs"]
+    order = sorted((i for i in order if scored[i]["beats_adamw"]), key=lambda i: scored[i]["mean"])
+    log(f"held-out: {len(order)} program(s) beat tuned AdamW ({result['seconds']:.0f} s)")
+  alive, first_of = [], {}
+  duplicates = {}  # candidate -> the selected candidate of its structure
+  for index in order:
+    if structures[index] in first_of:
+      duplicates[index] = first_of[structures[index]]
+    elif len(alive) < top_k:
+      first_of[structures[index]] = index
+      alive.append(index)
+  record["selected"] = list(alive)
+  record["same_structure_as"] = duplicates
+  seed_list = tuple(range(seeds))
+  for stage in SCALED_STAGES:
     if not alive:
       log(f"{stage}: no candidate left; skipped")
       break
@@ -248,7 +307,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
     record["stages"][stage] = result
     alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]
     log(f"{stage}: {len(alive)} program(s) beat tuned AdamW ({result['seconds']:.0f} s)")
-  record["survivors"] = alive if STAGES[-1] in record["stages"] else []
+  record["survivors"] = alive if SCALED_STAGES[-1] in record["stages"] else []
   record["seconds"] = round(time.perf_counter() - start, 1)
   write(run_dir / "funnel", record, candidates)
   return record
@@ -267,24 +326,35 @@ def table_rows(record: dict) -> list[dict]:
                                 None))
     row["status"] = "tuned baseline"
     rows.append(row)
+  duplicates = {int(k): v for k, v in record.get("same_structure_as", {}).items()}
   for index, candidate in enumerate(record["candidates"]):
     row = {"program": f"rank {index + 1}", "id": candidate["id"],
            "proxy_fitness": f"{candidate['proxy_fitness']:.4f}"}
-    status = "dropped at 10x"
+    scores = {}
     for stage in STAGES:
       result = record["stages"].get(stage)
       scored = None
       if result and index in result["candidates"]:
         scored = result["programs"][result["candidates"].index(index)]
+      scores[stage] = scored
       adamw = result["baselines"]["adamw"]["mean"] if result else math.nan
       row.update(_stage_columns(stage, scored, adamw))
-      if stage == "10x" and scored and scored["beats_adamw"]:
-        status = "promoted, dropped at 100x"
-    if index in record["survivors"]:
-      status = "survived"
-    row["status"] = status
+    row["status"] = _status(index, record, scores, duplicates)
     rows.append(row)
   return rows
+
+
+def _status(index: int, record: dict, scores: dict, duplicates: dict[int, int]) -> str:
+  """What became of candidate ``index``, in the words of the table."""
+  if index in record["survivors"]:
+    return "survived"
+  if scores["10x"] is not None:
+    return "promoted, dropped at 100x" if scores["10x"]["beats_adamw"] else "dropped at 10x"
+  if scores["holdout"] is not None and not scores["holdout"]["beats_adamw"]:
+    return "dropped on held-out seeds"
+  if index in duplicates:
+    return f"same structure as rank {duplicates[index] + 1}"
+  return "not in the top K"
 
 
 def _stage_columns(stage: str, scored: dict | None, adamw: float, tuned=None) -> dict:
@@ -299,19 +369,26 @@ def _stage_columns(stage: str, scored: dict | None, adamw: float, tuned=None) ->
           else ""}
 
 
-COLUMNS = ("program", "id", "proxy_fitness", "10x_metric", "10x_vs_adamw", "100x_metric",
-           "100x_vs_adamw", "status")
+COLUMNS = ("program", "id", "proxy_fitness", "holdout_metric", "holdout_vs_adamw", "10x_metric",
+           "10x_vs_adamw", "100x_metric", "100x_vs_adamw", "status")
 
 
 def markdown(record: dict) -> str:
   tasks = record["tasks"]
-  seeds = len(next(iter(record["stages"].values()))["seeds"]) if record["stages"] else 0
-  metrics = sorted({meta_tasks.metric_name(name) for name in tasks.values()
-                    if name in proxy_tasks.names()}) or ["validation metric"]
-  lines = [f"Funnel of `{record['run']}`: top {len(record['candidates'])} by proxy fitness; "
-           f"10x = `{tasks['10x']}`, 100x = `{tasks['100x']}`; {' / '.join(metrics)}, mean ± "
-           f"std over {seeds} seeds (lower is better); vs AdamW = log(tuned AdamW / metric); "
-           "AdamW and Lion tuned once per task on a learning-rate x weight-decay grid."
+  stages = record["stages"]
+  seeds = record.get("seeds", "N")
+  metrics = sorted({meta_tasks.metric_name(tasks[stage]) for stage in SCALED_STAGES
+                    if tasks.get(stage) in proxy_tasks.names()}) or ["validation metric"]
+  held_out = ""
+  if "holdout" in stages:
+    used = stages["holdout"]["seeds"]
+    held_out = (f"held-out = the proxy `{tasks['holdout']}` on seeds {used[0]}..{used[-1]}, "
+                "which the search never used; ")
+  lines = [f"Funnel of `{record['run']}`: the best {len(record['candidates'])} programs by "
+           f"proxy fitness; {held_out}the top {record['top_k']} left, one per structure, go to "
+           f"10x = `{tasks['10x']}`, then 100x = `{tasks['100x']}`; {' / '.join(metrics)}, "
+           f"mean ± std over {seeds} seeds (lower is better); vs AdamW = log(tuned AdamW / "
+           "metric); AdamW and Lion tuned once per task on a learning-rate x weight-decay grid."
            + (f" {record['seconds']:.0f} s." if "seconds" in record else ""), "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
   for row in table_rows(record):
@@ -333,7 +410,9 @@ def write(folder: pathlib.Path, record: dict, candidates: list[Candidate]) -> No
     candidate = candidates[index]
     header = (f"# Funnel survivor: rank {index + 1} of run '{record['run']}' (program "
               f"{candidate.id}, proxy fitness {candidate.fitness:.6g}); beat tuned AdamW on "
-              f"{record['tasks']['10x']} and {record['tasks']['100x']}.\n")
+              + (f"held-out seeds of {record['tasks']['holdout']}, " if "holdout" in
+                 record["stages"] else "")
+              + f"{record['tasks']['10x']} and {record['tasks']['100x']}.\n")
     atomic_write(folder / "survivors" / f"rank_{index + 1:02d}_id_{candidate.id}.py",
                  header + candidate.program.to_text())
 
@@ -345,15 +424,23 @@ def main(argv=None) -> int:
   parser.add_argument("--top-k", type=int, default=10, help="candidates (default 10)")
   parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per stage (3)")
   parser.add_argument("--tune-seed", type=int, default=0, help="baselines' tuning seed (0)")
+  parser.add_argument("--holdout-seeds", type=int, default=3,
+                      help=f"fresh proxy seeds ({HOLDOUT_FIRST_SEED} onwards) the pool must beat "
+                      "tuned AdamW on before the 10x stage (3; 0: skip)")
+  parser.add_argument("--pool", type=int, help=f"programs read from the log (default "
+                      f"{POOL_FACTOR} x --top-k)")
   parser.add_argument("--family", help="family of both stages' tasks: <family>_10x and "
                       "<family>_100x (default: the proxy's; one of "
                       f"{', '.join(meta_tasks.SCALED)})")
   parser.add_argument("--task-10x", help="10x task (default <family>_10x)")
   parser.add_argument("--task-100x", help="100x task (default <family>_100x)")
   args = parser.parse_args(argv)
-  for flag, value in (("--top-k", args.top_k), ("--seeds", args.seeds)):
-    if value < 1:
-      print(f"{flag}: expected a positive integer, got {value}", file=sys.stderr)
+  for flag, value, lowest in (("--top-k", args.top_k, 1), ("--seeds", args.seeds, 1),
+                              ("--holdout-seeds", args.holdout_seeds, 0),
+                              ("--pool", args.pool if args.pool is not None else 1, 1)):
+    if value < lowest:
+      kind = "a positive" if lowest else "a non-negative"
+      print(f"{flag}: expected {kind} integer, got {value}", file=sys.stderr)
       return 2
   if args.family is not None and args.family not in meta_tasks.SCALED:
     print(f"--family: unknown family '{args.family}'; expected one of "
@@ -362,7 +449,8 @@ def main(argv=None) -> int:
   try:
     tasks = stage_tasks(args.run, args.family, args.task_10x, args.task_100x)
     record = funnel(args.run, args.top_k, args.seeds, args.tune_seed, tasks,
-                    log=lambda m: print(m, file=sys.stderr, flush=True))
+                    log=lambda m: print(m, file=sys.stderr, flush=True),
+                    holdout_seeds=args.holdout_seeds, pool=args.pool)
   except (FileNotFoundError, ValueError) as error:
     print(str(error), file=sys.stderr)
     return 2

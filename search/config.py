@@ -104,7 +104,9 @@ class MetaValidationConfig:
 
   ``funnel_at_end``: when the budget is spent (not on Ctrl-C), run funnel selection
   (``meta_validation.funnel``) on the ``funnel_top_k`` best programs over ``funnel_seeds``
-  seeds; ``funnel_task_10x``/``funnel_task_100x`` default to ``<proxy task>_10x``/``_100x``.
+  seeds, after ``funnel_holdout_seeds`` fresh proxy seeds (0: none) weed out the programs that
+  were lucky on the search's; ``funnel_task_10x``/``funnel_task_100x`` default to
+  ``<proxy task>_10x``/``_100x``.
   """
   task: str = ""
   every: int = 0
@@ -113,6 +115,7 @@ class MetaValidationConfig:
   funnel_at_end: bool = False
   funnel_top_k: int = 10
   funnel_seeds: int = 3
+  funnel_holdout_seeds: int = 3
   funnel_task_10x: str = ""
   funnel_task_100x: str = ""
 
@@ -302,7 +305,9 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
                              ("meta_validation.funnel_top_k", config.meta_validation.funnel_top_k,
                               1),
                              ("meta_validation.funnel_seeds", config.meta_validation.funnel_seeds,
-                              1)):
+                              1),
+                             ("meta_validation.funnel_holdout_seeds",
+                              config.meta_validation.funnel_holdout_seeds, 0)):
     if value < lowest:
       fail(key, f"must be at least {lowest}, got {value}")
   if evolution.tournament_size > evolution.population_size:

@@ -60,11 +60,13 @@ def load_initial_program(spec: str) -> Program:
 
 
 @dataclasses.dataclass(frozen=True)
-class MetaWork:
-  """A work item of the meta-overfitting monitor: the best program, to score on its task."""
+class ProgramWork:
+  """A program the driver scores for itself, not a child of the evolution: the warm start
+  and its tuning grid (``_score_now``, ``ticket`` None), or the current best, sent to the
+  meta-overfitting monitor's task (``ticket``: its ``meta_validation.monitor.Ticket``)."""
   id: int
   program: Program
-  ticket: Any  # meta_validation.monitor.Ticket
+  ticket: Any = None
 
 
 @dataclasses.dataclass
@@ -250,12 +252,12 @@ class Search:
     due = self.monitor.due(self.state.scored, best.key, best.program, best.fitness)
     if due is not None:
       ticket, program = due
-      self.pool.submit([MetaWork(-1, program, ticket)], self._meta_task)
+      self.pool.submit([ProgramWork(-1, program, ticket)], self._meta_task)
       self.meta_in_flight += 1
 
   def _receive_meta(self, done) -> None:
     self.meta_in_flight -= 1
-    work: MetaWork = done.batch[0]
+    work: ProgramWork = done.batch[0]
     if done.results is None:  # the worker died on it: a failed point, not a search error
       fitness, status, reason = -math.inf, "died", done.error
     else:
@@ -268,8 +270,9 @@ class Search:
 
   def _receive(self, completed) -> None:
     for done in completed:
-      if done.batch and isinstance(done.batch[0], MetaWork):
-        self._receive_meta(done)
+      if done.batch and isinstance(done.batch[0], ProgramWork):
+        if done.batch[0].ticket is not None:  # else a warm-start batch left from _score_now
+          self._receive_meta(done)
         continue
       if done.results is None:  # the worker died: score the programs again, each alone
         self.log(f"{done.worker} died ({done.error}); its {len(done.batch)} programs are "
@@ -300,7 +303,7 @@ class Search:
     """Scores ``programs`` on the search task and waits for all of them (before the search:
     the warm start and its tuning grid); a batch whose worker died is sent again. Returns
     ``(result, worker)`` per program, or None if interrupted."""
-    works = [MetaWork(-1 - i, program, None) for i, program in enumerate(programs)]
+    works = [ProgramWork(-1 - i, program) for i, program in enumerate(programs)]
     size = self.config.workers.batch_size
     for start in range(0, len(works), size):
       self.pool.submit(works[start:start + size])
@@ -476,10 +479,12 @@ def run_funnel(config: config_lib.SearchConfig, folder: run_folder_lib.RunFolder
     from meta_validation import tasks as meta_tasks  # pylint: disable=import-outside-toplevel
     tasks = {stage: name or meta_tasks.scaled_name(config.task.name, stage)
              for stage, name in (("10x", meta.funnel_task_10x), ("100x", meta.funnel_task_100x))}
-  log(f"funnel: the top {meta.funnel_top_k} programs over {meta.funnel_seeds} seed(s)")
+  log(f"funnel: the top {meta.funnel_top_k} programs over {meta.funnel_seeds} seed(s), after "
+      f"{meta.funnel_holdout_seeds} held-out proxy seed(s)")
   try:
     funnel.funnel(folder.path, meta.funnel_top_k, meta.funnel_seeds, tasks=tasks,
-                  log=lambda message: log(f"funnel: {message}"))
+                  log=lambda message: log(f"funnel: {message}"),
+                  holdout_seeds=meta.funnel_holdout_seeds)
   except (KeyError, ValueError, OSError) as error:
     message = error.args[0] if error.args else str(error)
     log(f"funnel failed: {message}; run it again with  python -m meta_validation.funnel "

@@ -126,6 +126,7 @@ def test_all_transformations_together_keep_the_hash(seed):
   program = _program(seed)
   twin = rename(swap_commutative(reorder(insert_dead(program, rng), rng)), rng)
   assert dsl.semantic_hash(twin) == dsl.semantic_hash(program)
+  assert dsl.structure_hash(twin) == dsl.structure_hash(program)
 
 
 # Changes that must change the hash.
@@ -156,6 +157,7 @@ def test_changing_a_live_constant_changes_the_hash(seed):
   changed = _replace_statement(program, i, args=tuple(args))
   assert dsl.is_valid(changed)
   assert dsl.semantic_hash(changed) != dsl.semantic_hash(program)
+  assert dsl.structure_hash(changed) == dsl.structure_hash(program)  # constants left out
 
 
 def _with_live_constant(program):
@@ -186,6 +188,7 @@ def test_changing_a_live_function_changes_the_hash(seed):
   changed = _replace_statement(program, i, function=others[int(rng.integers(len(others)))])
   assert dsl.is_valid(changed)
   assert dsl.semantic_hash(changed) != dsl.semantic_hash(program)
+  assert dsl.structure_hash(changed) != dsl.structure_hash(program)
 
 
 @settings
@@ -283,3 +286,11 @@ def test_weights_gradient_and_lr_are_roles():
   c = dsl.parse("def train(g, w, lr):\n  u = g - w\n  return u\n")
   assert dsl.semantic_hash(a) != dsl.semantic_hash(b)
   assert dsl.semantic_hash(a) == dsl.semantic_hash(c)
+
+
+def test_structure_hash_is_its_own_domain():
+  program = dsl.library.load("lion")
+  constant_free = dsl.parse("def train(w, g, lr):\n  u = sign(g)\n  u = u * lr\n  return u\n")
+  # A program without constants has the same DAG either way; the domains still differ.
+  assert dsl.structure_hash(constant_free) != dsl.semantic_hash(constant_free)
+  assert dsl.structure_hash(program) != dsl.structure_hash(dsl.library.load("adamw"))

@@ -16,14 +16,19 @@ proxy_tasks.register_scaled(TASK_10X, "quadratic", steps=40)
 proxy_tasks.register_scaled(TASK_100X, "quadratic", steps=60, width=24)
 
 
-def make_run(folder: pathlib.Path) -> dict[str, dsl.Program]:
+def make_run(folder: pathlib.Path, programs: dict[str, dsl.Program] | None = None,
+             events: list[tuple[str, float | None, str]] | None = None
+             ) -> dict[str, dsl.Program]:
   """A run folder as ``search`` leaves it: config.yaml and events.jsonl (with program text).
 
-  Returns the programs by name. ``lion`` appears twice (same key, two fitnesses), one event
-  failed and one is ``cached``.
+  Returns the programs by name. By default ``lion`` appears twice (same key, two fitnesses),
+  one event failed and one is ``cached``; ``programs`` and ``events`` (name, fitness,
+  status) replace that log.
   """
   folder.mkdir(parents=True, exist_ok=True)
   (folder / "config.yaml").write_text("name: test\ntask:\n  name: quadratic\n")
+  if programs is not None:
+    return _write_events(folder, programs, events)
   programs = {
       "adamw": dsl.library.load("adamw"),
       "lion": dsl.library.load("lion"),
@@ -35,6 +40,10 @@ def make_run(folder: pathlib.Path) -> dict[str, dsl.Program]:
       ("adamw", 0.0, "ok"), ("lion", 0.2, "ok"), ("sgd", -1.0, "ok"),
       ("fast_adamw", 0.9, "ok"), ("lion", 0.5, "cached"), ("signum", None, "diverged"),
   ]
+  return _write_events(folder, programs, events)
+
+
+def _write_events(folder, programs, events):
   with open(folder / "events.jsonl", "w", encoding="utf-8") as f:
     for number, (name, fitness, status) in enumerate(events):
       f.write(json.dumps({"seq": number, "id": number, "parent": 0, "key": f"key-{name}",

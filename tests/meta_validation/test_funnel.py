@@ -6,6 +6,7 @@ import json
 import pytest
 
 import dsl
+from dsl import hyperparameters
 from meta_validation import funnel
 from tests.meta_validation import helpers
 
@@ -36,7 +37,8 @@ def _count_tuning(monkeypatch) -> list[str]:
 def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path, monkeypatch):
   helpers.make_run(tmp_path)
   tuned = _count_tuning(monkeypatch)
-  record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=TASKS, log=lambda _: None)
+  record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=TASKS, log=lambda _: None,
+                         holdout_seeds=0)
   assert tuned == [helpers.TASK_10X, helpers.TASK_100X]  # once per stage, not per program
   ten = record["stages"]["10x"]
   adamw = ten["baselines"]["adamw"]["mean"]
@@ -69,7 +71,8 @@ def test_baselines_are_tuned_once_per_task_and_reported_with_their_spread(tmp_pa
   monkeypatch.setattr(funnel.tuning.proxy_tasks, "Evaluator",
                       lambda task, **kw: built.append(task.config.seeds) or evaluator(task, **kw))
   same = {"10x": helpers.TASK_10X, "100x": helpers.TASK_10X}  # one task for both stages
-  record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=same, log=lambda _: None)
+  record = funnel.funnel(tmp_path, top_k=4, seeds=2, tasks=same, log=lambda _: None,
+                         holdout_seeds=0)
   assert "100x" in record["stages"], "the lr=0.05 AdamW is promoted (see the test above)"
   assert tuned == [helpers.TASK_10X]  # not per stage, not per program
   assert sorted(built) == [(0,), (1,)]  # one compiled evaluator per seed (tuning seed: 0)
@@ -152,3 +155,59 @@ def test_streamed_candidates_are_the_best_of_the_whole_segmented_log(tmp_path, m
   candidates = funnel.read_candidates(tmp_path, top_k)
   assert [(c.fitness, c.id, c.key) for c in candidates] == expected
   assert all(c.program.to_text() == texts[c.id % 3] for c in candidates)
+
+
+def _adamw(lr: float, extra_step: bool = False) -> dsl.Program:
+  program = hyperparameters.with_hyperparameters(dsl.library.load("adamw"), lr=lr, wd=0.0)
+  if not extra_step:
+    return program
+  # The same learning rate in two multiplications: the same optimizer, another structure.
+  text = program.to_text().replace(f"lr = lr * {lr!r}", f"lr = lr * 0.5\n  lr = lr * {lr * 2!r}")
+  assert text != program.to_text()
+  return dsl.parse(text)
+
+
+def test_held_out_seeds_drop_the_lucky_and_one_program_per_structure_goes_on(tmp_path):
+  # On the quadratic, AdamW tuned on seed 0 takes lr 0.03; lr 0.02 and 0.025 beat it on the
+  # held-out seeds (0.0136 and 0.0145 against 0.0160), SGD with momentum does not (0.14).
+  programs = {"lucky_sgd": dsl.library.load("sgd_momentum"), "lr_025": _adamw(0.025),
+              "lr_02": _adamw(0.02), "lr_02_two_steps": _adamw(0.02, extra_step=True)}
+  assert dsl.structure_hash(programs["lr_025"]) == dsl.structure_hash(programs["lr_02"])
+  assert dsl.structure_hash(programs["lr_02"]) != dsl.structure_hash(programs["lr_02_two_steps"])
+  helpers.make_run(tmp_path, programs, [("lucky_sgd", 2.0, "ok"), ("lr_025", 0.6, "ok"),
+                                        ("lr_02", 0.5, "ok"), ("lr_02_two_steps", 0.4, "ok")])
+  record = funnel.funnel(tmp_path, top_k=2, seeds=1, tasks=TASKS, log=lambda _: None,
+                         holdout_seeds=2)
+  held_out = record["stages"]["holdout"]
+  assert record["tasks"]["holdout"] == "quadratic" and held_out["seeds"] == [1000, 1001]
+  names = [c["id"] for c in record["candidates"]]  # ids are the events' order above
+  assert names == [0, 1, 2, 3]  # by proxy fitness
+  beats = [p["beats_adamw"] for p in held_out["programs"]]
+  assert beats == [False, True, True, True]
+  assert sorted(record["selected"]) == [2, 3]  # lr 0.025 is the worse of its structure
+  assert record["same_structure_as"] == {1: 2}
+  assert record["stages"]["10x"]["candidates"] == record["selected"]
+  status = {row["id"]: row["status"] for row in funnel.table_rows(record) if row["id"] != ""}
+  assert status[0] == "dropped on held-out seeds" and status[1] == "same structure as rank 3"
+  text = (tmp_path / "funnel" / "funnel.md").read_text()
+  assert "seeds 1000..1001, which the search never used" in text
+  assert json.loads((tmp_path / "funnel" / "funnel.json").read_text())["selected"] == record[
+      "selected"]
+
+
+def test_pool_and_holdout_flags_are_checked(tmp_path, capsys):
+  helpers.make_run(tmp_path)
+  assert funnel.main([str(tmp_path), "--holdout-seeds", "-1"]) == 2
+  assert "--holdout-seeds: expected a non-negative integer, got -1" in capsys.readouterr().err
+  assert funnel.main([str(tmp_path), "--pool", "0"]) == 2
+  assert "--pool: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_proxy_overrides_come_from_the_config_as_task_fields(tmp_path):
+  (tmp_path / "config.yaml").write_text(
+      "task:\n  name: mlp_digits\n  overrides: {seeds: [0, 1, 2], hidden: [16], steps: 50}\n")
+  assert funnel.proxy_of(tmp_path) == ("mlp_digits", {"seeds": (0, 1, 2), "hidden": (16,),
+                                                      "steps": 50})
+  (tmp_path / "config.yaml").write_text("task:\n  name: mlp_digits\n  overrides: [1]\n")
+  with pytest.raises(ValueError, match="'task.overrides': expected a mapping"):
+    funnel.proxy_of(tmp_path)
