@@ -3,7 +3,7 @@ fresh proxy seeds, then ever larger meta-validation tasks, keeping only those th
 AdamW.
 
   python -m meta_validation.funnel runs/<name> [--top-k 10] [--seeds 3] [--family NAME]
-                                   [--holdout-seeds 3] [--pool N]
+                                   [--holdout-seeds 3] [--pool N] [--as-found]
                                    [--task-10x NAME] [--task-100x NAME]
 
 The stages' tasks are ``<family>_10x`` and ``<family>_100x`` (``meta_validation.tasks``); the
@@ -26,8 +26,10 @@ stricter judge: ``--family lm_sklearn_text`` for a search on ``mlp_digits`` (who
    without its constants' values), so the K candidates are not K tunings of one program.
 4. On the 10x task: AdamW and Lion are tuned over their learning-rate x weight-decay grids
    (``meta_validation.tuning``) on the tuning seed, once per task in a funnel run (a task
-   met again reuses them); the candidates and the two tuned baselines are then scored on
-   seeds ``0 .. N-1``.
+   met again reuses them), and each candidate over as many learning-rate multipliers (its
+   constants were chosen on the proxy, the baselines' on this task: without it the
+   comparison is rigged against the candidates; ``--as-found`` skips it); the candidates at
+   their best multiplier and the two tuned baselines are then scored on seeds ``0 .. N-1``.
    A candidate is *promoted* when its seed-mean metric is below tuned AdamW's.
 5. The promoted candidates go through the same on the 100x task; those that beat tuned AdamW
    there *survive*.
@@ -36,7 +38,7 @@ Output in ``runs/<name>/funnel/`` (each file written atomically): ``funnel.csv``
 ``funnel.md`` (per program of the pool: proxy fitness, held-out, 10x and 100x metric mean and
 std over seeds, ``log(AdamW / metric)`` at each stage, what became of it; tuned AdamW and Lion
 as rows), ``funnel.json`` (everything) and ``survivors/rank_NN_id_M.py`` (the surviving
-programs).
+programs, with their multiplier tuned at 100x as a last statement).
 """
 
 from __future__ import annotations
@@ -189,9 +191,13 @@ def _log_ratio(adamw: float, metric: float) -> float:
 
 def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
               tune_seed: int = 0, baselines: dict | None = None,
-              evaluators: dict | None = None, **overrides) -> dict:
+              evaluators: dict | None = None, tune_programs: bool = False,
+              **overrides) -> dict:
   """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
 
+  ``tune_programs``: each program also gets its equal-budget tuning first (a learning-rate
+  multiplier grid as large as AdamW's grid, ``tuning.grid``, on the tuning seed) and is scored
+  at its best multiplier; otherwise it is scored at its own constants.
   ``baselines``: a cache the caller keeps for one funnel run, of the tuned baselines' grid
   results and per-seed metrics by task, seeds, tuning seed and overrides. A task found there
   is neither tuned nor has its baselines scored again; only ``programs`` are scored.
@@ -200,54 +206,62 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
 
   Returns ``{"task", "seeds", "tune_seed", "seconds", "baselines_cached", "baselines": {name:
   {"hyperparameters", "mean", "std", "metrics"}}, "programs": [{"mean", "std", "metrics",
-  "vs_adamw", "beats_adamw"}]}``.
+  "vs_adamw", "beats_adamw"}, with "hyperparameters" ({"lr_multiplier": m}) if tuned]}``.
   """
   start = time.perf_counter()
   key = (task_name, tuple(int(s) for s in seeds), int(tune_seed), repr(sorted(overrides.items())))
   cached = None if baselines is None else baselines.get(key)
+  grids = {} if cached is not None else {name: tuning.grid(name) for name in tuning.BASELINES}
+  labels = [f"program {i}" for i in range(len(programs))]
+  if tune_programs:
+    grids.update((label, tuning.grid(label, program)) for label, program in zip(labels, programs))
+  # One tuning call and one scoring call: the evaluator's slots train together, full or not.
+  tuned = tuning.tune(task_name, grids, tune_seed, evaluators=evaluators,
+                      **overrides) if grids else {}
+  names = [name for name in tuning.BASELINES if name in tuned]
+  chosen = [tuned[label].best if label in tuned else None for label in labels]
+  everything = [tuned[name].best.program for name in names] + [
+      point.program if point else program for point, program in zip(chosen, programs)]
+  metrics = tuning.score_per_seed(task_name, everything, seeds, evaluators=evaluators,
+                                  **overrides)
   if cached is None:
-    tuned = tuning.tune(task_name, {name: tuning.grid(name) for name in tuning.BASELINES},
-                        tune_seed, evaluators=evaluators, **overrides)
-    # Scored with the programs: the evaluator's slots train together, whether full or not.
-    everything = [tuned[name].best.program for name in tuning.BASELINES] + list(programs)
-    metrics = tuning.score_per_seed(task_name, everything, seeds, evaluators=evaluators,
-                                    **overrides)
     cached = {name: (tuned[name].best.hyperparameters, metrics[row])
-              for row, name in enumerate(tuning.BASELINES)}
-    program_metrics = metrics[len(tuning.BASELINES):]
+              for row, name in enumerate(names)}
     if baselines is not None:
       baselines[key] = cached
-    from_cache = False
-  else:
-    program_metrics = tuning.score_per_seed(task_name, list(programs), seeds,
-                                            evaluators=evaluators, **overrides)
-    from_cache = True
+  program_metrics = metrics[len(names):]
   stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed,
-           "baselines_cached": from_cache, "baselines": {}, "programs": []}
+           "baselines_cached": not names, "tuned_programs": tune_programs, "baselines": {},
+           "programs": []}
   for name, (hyperparameters, row) in cached.items():
     mean, std = _stats(row)
     stage["baselines"][name] = {"hyperparameters": hyperparameters, "mean": mean, "std": std,
                                 "metrics": row.tolist()}
   adamw = stage["baselines"]["adamw"]["mean"]
-  for row in program_metrics:
+  for row, point in zip(program_metrics, chosen):
     mean, std = _stats(row)
-    stage["programs"].append({"mean": mean, "std": std, "metrics": row.tolist(),
-                              "vs_adamw": _log_ratio(adamw, mean),
-                              "beats_adamw": bool(math.isfinite(mean) and mean < adamw)})
+    scored = {"mean": mean, "std": std, "metrics": row.tolist(),
+              "vs_adamw": _log_ratio(adamw, mean),
+              "beats_adamw": bool(math.isfinite(mean) and mean < adamw)}
+    if point is not None:
+      scored["hyperparameters"] = point.hyperparameters
+    stage["programs"].append(scored)
   stage["seconds"] = round(time.perf_counter() - start, 1)
   return stage
 
 
 def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: int = 0,
            tasks: dict[str, str] | None = None, log=print, family: str | None = None,
-           holdout_seeds: int = 3, pool: int | None = None) -> dict:
+           holdout_seeds: int = 3, pool: int | None = None, tune_programs: bool = True) -> dict:
   """Runs the funnel on a run folder and writes ``run_dir/funnel/``; returns the record.
 
   ``tasks`` (``{"10x": name, "100x": name}``) defaults to ``stage_tasks(run_dir, family)``:
   the meta-validation tasks of ``family``, by default the proxy's family. ``pool``: how many
   of the best programs are read (default ``POOL_FACTOR * top_k``); ``holdout_seeds``: fresh
   proxy seeds they are scored on before the 10x stage (0: none, the pool goes straight to
-  the diversity filter).
+  the diversity filter). ``tune_programs``: at 10x and 100x the candidates get the same tuning
+  budget as the baselines (a learning-rate multiplier grid, ``run_stage``); on the held-out
+  seeds they run as the search scored them.
   """
   start = time.perf_counter()
   run_dir = pathlib.Path(run_dir)
@@ -264,7 +278,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
                      "event log")
   structures = [dsl.structure_hash(c.program) for c in candidates]
   record = {"run": str(run_dir), "top_k": top_k, "seeds": seeds, "tasks": dict(tasks),
-            "stages": {},
+            "tuned_programs": tune_programs, "stages": {},
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
                             "structure": structure, "program": c.program.to_text()}
                            for c, structure in zip(candidates, structures)]}
@@ -302,7 +316,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
       break
     log(f"{stage}: {len(alive)} program(s) on {tasks[stage]}, {seeds} seed(s)")
     result = run_stage(tasks[stage], [candidates[i].program for i in alive], seed_list,
-                       tune_seed, baselines, evaluators)
+                       tune_seed, baselines, evaluators, tune_programs)
     result["candidates"] = alive
     record["stages"][stage] = result
     alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]
@@ -338,7 +352,8 @@ def table_rows(record: dict) -> list[dict]:
         scored = result["programs"][result["candidates"].index(index)]
       scores[stage] = scored
       adamw = result["baselines"]["adamw"]["mean"] if result else math.nan
-      row.update(_stage_columns(stage, scored, adamw))
+      row.update(_stage_columns(stage, scored, adamw,
+                                tuned=scored.get("hyperparameters") if scored else None))
     row["status"] = _status(index, record, scores, duplicates)
     rows.append(row)
   return rows
@@ -406,15 +421,22 @@ def write(folder: pathlib.Path, record: dict, candidates: list[Candidate]) -> No
   atomic_write(folder / "funnel.csv", buffer.getvalue())
   atomic_write(folder / "funnel.md", markdown(record))
   atomic_write(folder / "funnel.json", json.dumps(json_safe(record), indent=1))
+  last = record["stages"].get(SCALED_STAGES[-1])
   for index in record["survivors"]:
     candidate = candidates[index]
+    program = candidate.program
+    tuned = last["programs"][last["candidates"].index(index)].get("hyperparameters")
     header = (f"# Funnel survivor: rank {index + 1} of run '{record['run']}' (program "
               f"{candidate.id}, proxy fitness {candidate.fitness:.6g}); beat tuned AdamW on "
               + (f"held-out seeds of {record['tasks']['holdout']}, " if "holdout" in
                  record["stages"] else "")
               + f"{record['tasks']['10x']} and {record['tasks']['100x']}.\n")
+    if tuned:  # as it ran at the last stage: its update times the tuned multiplier
+      program = tuning.scale_update(program, tuned["lr_multiplier"])
+      header += (f"# The last statement is the learning-rate multiplier tuned on "
+                 f"{record['tasks'][SCALED_STAGES[-1]]} ({tuned['lr_multiplier']:g}).\n")
     atomic_write(folder / "survivors" / f"rank_{index + 1:02d}_id_{candidate.id}.py",
-                 header + candidate.program.to_text())
+                 header + program.to_text())
 
 
 def main(argv=None) -> int:
@@ -427,6 +449,9 @@ def main(argv=None) -> int:
   parser.add_argument("--holdout-seeds", type=int, default=3,
                       help=f"fresh proxy seeds ({HOLDOUT_FIRST_SEED} onwards) the pool must beat "
                       "tuned AdamW on before the 10x stage (3; 0: skip)")
+  parser.add_argument("--as-found", action="store_true",
+                      help="score the candidates at their own constants at 10x and 100x (by "
+                      "default each gets a learning-rate multiplier grid as large as AdamW's)")
   parser.add_argument("--pool", type=int, help=f"programs read from the log (default "
                       f"{POOL_FACTOR} x --top-k)")
   parser.add_argument("--family", help="family of both stages' tasks: <family>_10x and "
@@ -450,7 +475,8 @@ def main(argv=None) -> int:
     tasks = stage_tasks(args.run, args.family, args.task_10x, args.task_100x)
     record = funnel(args.run, args.top_k, args.seeds, args.tune_seed, tasks,
                     log=lambda m: print(m, file=sys.stderr, flush=True),
-                    holdout_seeds=args.holdout_seeds, pool=args.pool)
+                    holdout_seeds=args.holdout_seeds, pool=args.pool,
+                    tune_programs=not args.as_found)
   except (FileNotFoundError, ValueError) as error:
     print(str(error), file=sys.stderr)
     return 2

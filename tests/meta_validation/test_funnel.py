@@ -22,13 +22,14 @@ def test_read_candidates_unique_best_first(tmp_path):
 
 
 def _count_tuning(monkeypatch) -> list[str]:
-  """The tasks ``tuning.tune`` is called on, in order."""
+  """The tasks ``tuning.tune`` tunes the baselines on, in order."""
   tuned = []
   tune = funnel.tuning.tune
 
-  def counting(task_name, *args, **kwargs):
-    tuned.append(task_name)
-    return tune(task_name, *args, **kwargs)
+  def counting(task_name, grids, *args, **kwargs):
+    if "adamw" in grids:
+      tuned.append(task_name)
+    return tune(task_name, grids, *args, **kwargs)
 
   monkeypatch.setattr(funnel.tuning, "tune", counting)
   return tuned
@@ -55,7 +56,11 @@ def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path, monkeypat
   assert len(files) == len(survivors)
   for name, index in zip(files, survivors):
     text = (folder / "survivors" / name).read_text()
-    assert dsl.parse(text) == dsl.parse(record["candidates"][index]["program"])
+    # As it ran at 100x: its update times the multiplier tuned there (equal-budget tuning).
+    multiplier = hundred["programs"][promoted.index(index)]["hyperparameters"]["lr_multiplier"]
+    assert multiplier in funnel.tuning.LR_MULTIPLIERS
+    assert dsl.parse(text) == funnel.tuning.scale_update(
+        dsl.parse(record["candidates"][index]["program"]), multiplier)
   rows = list(csv.DictReader((folder / "funnel.csv").open()))
   assert [r["program"] for r in rows][:2] == ["adamw", "lion"] and len(rows) == 2 + 4
   assert json.loads((folder / "funnel.json").read_text())["survivors"] == survivors
@@ -77,6 +82,7 @@ def test_baselines_are_tuned_once_per_task_and_reported_with_their_spread(tmp_pa
   assert tuned == [helpers.TASK_10X]  # not per stage, not per program
   assert sorted(built) == [(0,), (1,)]  # one compiled evaluator per seed (tuning seed: 0)
   ten, hundred = record["stages"]["10x"], record["stages"]["100x"]
+  assert all("hyperparameters" in p for p in ten["programs"] + hundred["programs"])
   assert not ten["baselines_cached"] and hundred["baselines_cached"]
   assert hundred["baselines"] == ten["baselines"]
   # A promoted program scores the same on the same task and seeds at both stages.
@@ -211,3 +217,15 @@ def test_proxy_overrides_come_from_the_config_as_task_fields(tmp_path):
   (tmp_path / "config.yaml").write_text("task:\n  name: mlp_digits\n  overrides: [1]\n")
   with pytest.raises(ValueError, match="'task.overrides': expected a mapping"):
     funnel.proxy_of(tmp_path)
+
+
+def test_candidates_get_the_baselines_tuning_budget_unless_scored_as_found():
+  slow = _adamw(0.002)  # a step tuned for another task: 15x too small for this one
+  as_found = funnel.run_stage(helpers.TASK_10X, [slow], (0, 1))
+  tuned = funnel.run_stage(helpers.TASK_10X, [slow], (0, 1), tune_programs=True)
+  assert "hyperparameters" not in as_found["programs"][0]
+  multiplier = tuned["programs"][0]["hyperparameters"]["lr_multiplier"]
+  assert multiplier > 3  # the grid found the larger step
+  assert tuned["programs"][0]["mean"] < 0.5 * as_found["programs"][0]["mean"]
+  assert tuned["baselines"]["adamw"]["mean"] == as_found["baselines"]["adamw"]["mean"]
+  assert not as_found["programs"][0]["beats_adamw"]
