@@ -68,7 +68,7 @@ from search.run_folder import RunFolder, atomic_write
 
 STAGES = ("holdout", "10x", "100x")
 SCALED_STAGES = ("10x", "100x")
-HOLDOUT_FIRST_SEED = 1000  # held-out proxy seeds: 1000, 1001, ...; a search uses low seeds
+HOLDOUT_FIRST_SEED = 1000  # held-out proxy seeds: 1000, 1001, ... (above any the search used)
 POOL_FACTOR = 5  # default pool: this many times the candidates the 10x stage takes
 # Task settings of the search that the held-out stage does not take over: it picks its own
 # seeds, and reports raw metrics against its own tuned baselines.
@@ -287,7 +287,9 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
   order = list(range(len(candidates)))  # by proxy fitness
   if holdout_seeds:
     record["tasks"]["holdout"] = proxy
-    held_out = tuple(range(HOLDOUT_FIRST_SEED, HOLDOUT_FIRST_SEED + holdout_seeds))
+    searched = proxy_overrides.get("seeds") or proxy_tasks.get_config(proxy).seeds
+    first = max(HOLDOUT_FIRST_SEED, max(int(seed) for seed in searched) + 1)
+    held_out = tuple(range(first, first + holdout_seeds))
     overrides = {k: v for k, v in proxy_overrides.items() if k not in _NOT_HELD_OUT}
     log(f"held-out: {len(candidates)} program(s) on {proxy}, seeds {held_out[0]}.."
         f"{held_out[-1]} (the search's are not among them)")

@@ -229,3 +229,14 @@ def test_candidates_get_the_baselines_tuning_budget_unless_scored_as_found():
   assert tuned["programs"][0]["mean"] < 0.5 * as_found["programs"][0]["mean"]
   assert tuned["baselines"]["adamw"]["mean"] == as_found["baselines"]["adamw"]["mean"]
   assert not as_found["programs"][0]["beats_adamw"]
+
+
+def test_held_out_seeds_are_above_every_seed_the_search_used(tmp_path):
+  programs = {"adamw": dsl.library.load("adamw")}
+  helpers.make_run(tmp_path, programs, [("adamw", 0.0, "ok")])
+  (tmp_path / "config.yaml").write_text(
+      "task:\n  name: quadratic\n  overrides: {seeds: [3, 1200], steps: 20}\n")
+  record = funnel.funnel(tmp_path, top_k=1, seeds=1, tasks=TASKS, log=lambda _: None,
+                         holdout_seeds=2)
+  held_out = record["stages"]["holdout"]
+  assert held_out["seeds"] == [1201, 1202] and held_out["overrides"] == {"steps": 20}
