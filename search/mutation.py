@@ -120,6 +120,19 @@ def _modify(program, types, rng, max_length):
 _APPLY = {"insert": _insert, "delete": _delete, "modify": _modify}
 
 
+def cumulative_weights(weights) -> list[float]:
+  """Cumulative sums of ``weights``, normalised to end at 1 (for ``draw_index``)."""
+  cumulative = np.cumsum(weights, dtype=float)
+  return (cumulative / cumulative[-1]).tolist()
+
+
+def draw_index(rng: np.random.Generator, cumulative: list[float]) -> int:
+  """An index drawn with the probabilities behind ``cumulative``: the index
+  ``rng.choice(len(weights), p=weights / sum)`` gives, from the same stream (one uniform,
+  searched in the cumulative weights), at a fifth of its cost."""
+  return bisect.bisect_right(cumulative, rng.random())
+
+
 def mutate(program: Program, rng: np.random.Generator,
            weights: Mapping[str, float] = DEFAULT_WEIGHTS, max_length: int = 30,
            max_tries: int = 1000) -> tuple[Program, Mutation]:
@@ -133,13 +146,10 @@ def mutate(program: Program, rng: np.random.Generator,
   if unknown or not kinds:
     raise ValueError(f"mutation weights must be positive for some of {MUTATIONS}, got "
                      f"{dict(weights)}")
-  # rng.choice(len(kinds), p=...) draws the same kinds from the same stream (one uniform,
-  # searched in the cumulative weights), at a fifth of its cost.
-  cumulative = np.cumsum([weights[k] for k in kinds], dtype=float)
-  cumulative = (cumulative / cumulative[-1]).tolist()
+  cumulative = cumulative_weights([weights[k] for k in kinds])
   types = infer_types(program)
   for _ in range(max_tries):
-    kind = kinds[bisect.bisect_right(cumulative, rng.random())]
+    kind = kinds[draw_index(rng, cumulative)]
     drawn = _APPLY[kind](program, types, rng, max_length)
     if drawn is None:
       continue
