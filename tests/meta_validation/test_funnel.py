@@ -42,13 +42,17 @@ def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path, monkeypat
                          holdout_seeds=0)
   assert tuned == [helpers.TASK_10X, helpers.TASK_100X]  # once per stage, not per program
   ten = record["stages"]["10x"]
-  adamw = ten["baselines"]["adamw"]["mean"]
+  # The bar: the better of grid-tuned AdamW and that AdamW with the candidates' multipliers.
+  adamw = min(ten["baselines"][name]["mean"] for name in ("adamw", funnel.REFINED_ADAMW))
+  assert ten["baselines"][ten["reference"]]["mean"] == adamw
+  assert set(ten["baselines"][funnel.REFINED_ADAMW]["hyperparameters"]) == {
+      "lr", "wd", "lr_multiplier"}
   promoted = [i for i, p in zip(ten["candidates"], ten["programs"]) if p["mean"] < adamw]
   assert [i for i, p in zip(ten["candidates"], ten["programs"]) if p["beats_adamw"]] == promoted
   assert promoted, "the lr=0.05, wd=0 AdamW should beat the grid's best on the quadratic"
   hundred = record["stages"]["100x"]
   assert hundred["candidates"] == promoted
-  adamw100 = hundred["baselines"]["adamw"]["mean"]
+  adamw100 = min(hundred["baselines"][name]["mean"] for name in ("adamw", funnel.REFINED_ADAMW))
   survivors = [i for i, p in zip(promoted, hundred["programs"]) if p["mean"] < adamw100]
   assert record["survivors"] == survivors
   folder = tmp_path / "funnel"
@@ -62,7 +66,8 @@ def test_funnel_promotes_only_programs_that_beat_tuned_adamw(tmp_path, monkeypat
     assert dsl.parse(text) == funnel.tuning.scale_update(
         dsl.parse(record["candidates"][index]["program"]), multiplier)
   rows = list(csv.DictReader((folder / "funnel.csv").open()))
-  assert [r["program"] for r in rows][:2] == ["adamw", "lion"] and len(rows) == 2 + 4
+  assert [r["program"] for r in rows][:3] == ["adamw", "lion", funnel.REFINED_ADAMW]
+  assert len(rows) == 3 + 4
   assert json.loads((folder / "funnel.json").read_text())["survivors"] == survivors
   assert "| rank 1 |" in (folder / "funnel.md").read_text()
 
@@ -229,6 +234,12 @@ def test_candidates_get_the_baselines_tuning_budget_unless_scored_as_found():
   assert tuned["programs"][0]["mean"] < 0.5 * as_found["programs"][0]["mean"]
   assert tuned["baselines"]["adamw"]["mean"] == as_found["baselines"]["adamw"]["mean"]
   assert not as_found["programs"][0]["beats_adamw"]
+  # AdamW went through the same multiplier grid, from its own tuned point; 1 is in the grid,
+  # so on the tuning seed it is at least as good as the grid-tuned AdamW.
+  refined = tuned["baselines"][funnel.REFINED_ADAMW]["hyperparameters"]
+  assert {k: refined[k] for k in ("lr", "wd")} == tuned["baselines"]["adamw"]["hyperparameters"]
+  assert 1.0 in funnel.tuning.LR_MULTIPLIERS and funnel.REFINED_ADAMW not in as_found["baselines"]
+  assert tuned["reference"] in ("adamw", funnel.REFINED_ADAMW) and as_found["reference"] == "adamw"
 
 
 def test_held_out_seeds_are_above_every_seed_the_search_used(tmp_path):
