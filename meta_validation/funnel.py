@@ -68,7 +68,7 @@ from search.run_folder import RunFolder, atomic_write
 
 STAGES = ("holdout", "10x", "100x")
 SCALED_STAGES = ("10x", "100x")
-REFINED_ADAMW = "adamw_refined"  # tuned AdamW, then the candidates' multiplier grid on top
+REFINED_ADAMW = tuning.REFINED_ADAMW  # tuned AdamW, then the candidates' multiplier grid
 HOLDOUT_FIRST_SEED = 1000  # held-out proxy seeds: 1000, 1001, ... (above any the search used)
 POOL_FACTOR = 5  # default pool: this many times the candidates the 10x stage takes
 # Task settings of the search that the held-out stage does not take over: it picks its own
@@ -224,7 +224,7 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
                         tune_seed, evaluators=evaluators, **overrides)
   grids = {}
   if cached is None and tune_programs:
-    grids[REFINED_ADAMW] = tuning.grid(REFINED_ADAMW, tuned["adamw"].best.program)
+    grids[REFINED_ADAMW] = tuning.refined_adamw_grid(tuned["adamw"])
   labels = [f"program {i}" for i in range(len(programs))]
   if tune_programs:
     grids.update((label, tuning.grid(label, program)) for label, program in zip(labels, programs))
@@ -238,7 +238,7 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   metrics = tuning.score_per_seed(task_name, everything, seeds, evaluators=evaluators,
                                   **overrides)
   if cached is None:
-    cached = {name: (_hyperparameters(name, tuned), metrics[row])
+    cached = {name: (tuned[name].best.hyperparameters, metrics[row])
               for row, name in enumerate(names)}
     if baselines is not None:
       baselines[key] = cached
@@ -264,13 +264,6 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
     stage["programs"].append(scored)
   stage["seconds"] = round(time.perf_counter() - start, 1)
   return stage
-
-
-def _hyperparameters(name: str, tuned: dict) -> dict:
-  """A baseline's tuned hyperparameters; the refined AdamW's include its grid point's."""
-  if name == REFINED_ADAMW:
-    return {**tuned["adamw"].best.hyperparameters, **tuned[name].best.hyperparameters}
-  return tuned[name].best.hyperparameters
 
 
 def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: int = 0,

@@ -4,7 +4,10 @@
 
 1. Tuning, the same budget for each (``meta_validation.tuning``): AdamW and Lion over 5
    learning rates x 3 weight decays, the program over 15 learning-rate multipliers; every
-   point scored on the tuning seed (``--tune-seed``, default 0).
+   point scored on the tuning seed (``--tune-seed``, default 0). AdamW is also tuned the
+   program's way, the 15 multipliers on top of its tuned point (row ``adamw_refined``: the
+   multipliers are finer than AdamW's learning-rate steps, so a program that beats only the
+   grid-tuned AdamW may owe it to that).
 2. The best point of each trained on seeds ``0 .. N-1`` with learning curves
    (``meta_validation.training``).
 3. A table: final validation metric (lower is better; ``meta_validation.tasks.metric_name``:
@@ -81,9 +84,16 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
            label: tuning.grid(label, program)}
   with _progress(quiet) as progress:
     tuning_bar = progress.add_task(f"tuning on seed {tune_seed}",
-                                   total=sum(len(g) for g in grids.values()))
+                                   total=sum(len(g) for g in grids.values())
+                                   + len(tuning.LR_MULTIPLIERS))
     tuned = tuning.tune(task_name, grids, tune_seed,
                         on_done=lambda n: progress.advance(tuning_bar, n), **overrides)
+    # AdamW tuned the way the program is (its multipliers are finer than AdamW's grid).
+    refined = {tuning.REFINED_ADAMW: tuning.refined_adamw_grid(tuned["adamw"])}
+    tuned.update(tuning.tune(task_name, refined, tune_seed,
+                             on_done=lambda n: progress.advance(tuning_bar, n), **overrides))
+    grids = {"adamw": grids["adamw"], **refined,
+             **{name: grid for name, grid in grids.items() if name != "adamw"}}
     curves = {}
     for name, result in tuned.items():
       bar = progress.add_task(f"{name} x {seeds} seeds", total=task.config.steps)

@@ -17,16 +17,19 @@ def test_replay_writes_record_table_and_plot_next_to_the_program(tmp_path, capsy
   assert program_path.read_text() == text  # never clobbered
   stem = str(tmp_path / "found.quadratic.replay")
   record = json.loads(open(stem + ".json").read())
-  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "lion", "found"]
+  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "adamw_refined", "lion", "found"]
   assert record["eval_seeds"] == [0, 1] and record["task"]["steps"] == 30
   for row in record["rows"]:
     assert len(row["final_per_seed"]) == 2 and len(row["tuning"]["grid"]) == len(tuning.LR_MULTIPLIERS)
     assert row["curves"]["eval_steps"][-1] == 30
-  adamw = record["rows"][0]
+  adamw, refined = record["rows"][0], record["rows"][1]
   assert adamw["log_adamw_over_metric"] == 0.0
+  # AdamW tuned the program's way: its grid point, then the multipliers on top.
+  assert {k: refined["hyperparameters"][k] for k in ("lr", "wd")} == adamw["hyperparameters"]
+  assert refined["hyperparameters"]["lr_multiplier"] in tuning.LR_MULTIPLIERS
   assert adamw["steps_to_adamw_final"] is not None
   # The program row is tuned over the multiplier grid: its best point is the grid's minimum.
-  found = record["rows"][2]
+  found = record["rows"][3]
   metrics = [p["metric"] for p in found["tuning"]["grid"] if isinstance(p["metric"], float)]
   assert found["tuning"]["best_metric"] == min(metrics)
   assert open(stem + ".png", "rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -41,7 +44,8 @@ def test_replay_out_folder_and_baseline_named_program(tmp_path):
   assert replay.main([str(program_path), "--task", "quadratic", "--seeds", "1", "--steps", "10",
                       "--quiet", "--out", str(out)]) == 0
   record = json.loads((out / "lion.quadratic.replay.json").read_text())
-  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "lion", "lion (program)"]
+  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "adamw_refined", "lion",
+                                                       "lion (program)"]
 
 
 @pytest.mark.parametrize("args, message", [
