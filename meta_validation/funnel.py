@@ -339,8 +339,12 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
     record["stages"][stage] = result
     alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]
     log(f"{stage}: {len(alive)} program(s) beat tuned AdamW ({result['seconds']:.0f} s)")
+    if stage != SCALED_STAGES[-1]:  # a stage of minutes to hours is not lost to a later crash
+      record["seconds"] = round(time.perf_counter() - start, 1)
+      write(run_dir / "funnel", {**record, "finished": False, "survivors": []}, candidates)
   record["survivors"] = alive if SCALED_STAGES[-1] in record["stages"] else []
   record["seconds"] = round(time.perf_counter() - start, 1)
+  record["finished"] = True
   write(run_dir / "funnel", record, candidates)
   return record
 
@@ -433,6 +437,8 @@ def markdown(record: dict) -> str:
            f"tuned, `{REFINED_ADAMW}` (that AdamW with the candidates' learning-rate multiplier "
            "grid on top); AdamW and Lion tuned once per task on a learning-rate x weight-decay "
            "grid."
+           + ("" if record.get("finished", True) else " **Unfinished**: the stages after "
+              f"{list(stages)[-1]} have not run (yet).")
            + (f" {record['seconds']:.0f} s." if "seconds" in record else ""), "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
   for row in table_rows(record):

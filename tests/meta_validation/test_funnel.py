@@ -251,3 +251,20 @@ def test_held_out_seeds_are_above_every_seed_the_search_used(tmp_path):
                          holdout_seeds=2)
   held_out = record["stages"]["holdout"]
   assert held_out["seeds"] == [1201, 1202] and held_out["overrides"] == {"steps": 20}
+
+
+def test_a_crash_in_the_last_stage_keeps_the_stages_before_it(tmp_path, monkeypatch):
+  helpers.make_run(tmp_path)
+  run_stage = funnel.run_stage
+
+  def crashing(task_name, *args, **kwargs):
+    if task_name == helpers.TASK_100X:
+      raise MemoryError("killed at 100x")
+    return run_stage(task_name, *args, **kwargs)
+
+  monkeypatch.setattr(funnel, "run_stage", crashing)
+  with pytest.raises(MemoryError):
+    funnel.funnel(tmp_path, top_k=4, seeds=1, tasks=TASKS, log=lambda _: None, holdout_seeds=0)
+  saved = json.loads((tmp_path / "funnel" / "funnel.json").read_text())
+  assert saved["finished"] is False and list(saved["stages"]) == ["10x"]
+  assert "**Unfinished**" in (tmp_path / "funnel" / "funnel.md").read_text()
