@@ -226,8 +226,10 @@ def test_proxy_overrides_come_from_the_config_as_task_fields(tmp_path):
 
 def test_candidates_get_the_baselines_tuning_budget_unless_scored_as_found():
   slow = _adamw(0.002)  # a step tuned for another task: 15x too small for this one
-  as_found = funnel.run_stage(helpers.TASK_10X, [slow], (0, 1))
-  tuned = funnel.run_stage(helpers.TASK_10X, [slow], (0, 1), tune_programs=True)
+  evaluators = {}  # compiled once for both calls
+  as_found = funnel.run_stage(helpers.TASK_10X, [slow], (0, 1), evaluators=evaluators)
+  tuned = funnel.run_stage(helpers.TASK_10X, [slow], (0, 1), evaluators=evaluators,
+                           tune_programs=True)
   assert "hyperparameters" not in as_found["programs"][0]
   multiplier = tuned["programs"][0]["hyperparameters"]["lr_multiplier"]
   assert multiplier > 3  # the grid found the larger step
