@@ -26,9 +26,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# One XLA thread, as in a worker (search.workers.ONE_CORE_ENV; PJRT_NPROC sizes XLA's pool).
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-os.environ.setdefault("PJRT_NPROC", "1")
+from search import workers  # noqa: E402
+
+# One XLA thread, as in a worker: its environment, set before JAX starts.
+os.environ.update(workers.actor_environment(os.environ))
 
 import dsl  # noqa: E402
 from search import analysis, evolution  # noqa: E402

@@ -184,12 +184,6 @@ def _stats(metrics: np.ndarray) -> tuple[float, float]:
   return float(np.mean(metrics)), float(np.std(metrics))
 
 
-def _log_ratio(adamw: float, metric: float) -> float:
-  if not (math.isfinite(adamw) and math.isfinite(metric)) or adamw <= 0 or metric <= 0:
-    return math.nan
-  return math.log(adamw / metric)
-
-
 def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
               tune_seed: int = 0, baselines: dict | None = None,
               evaluators: dict | None = None, tune_programs: bool = False,
@@ -257,7 +251,7 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   for row, point in zip(program_metrics, chosen):
     mean, std = _stats(row)
     scored = {"mean": mean, "std": std, "metrics": row.tolist(),
-              "vs_adamw": _log_ratio(reference, mean),
+              "vs_adamw": tuning.log_ratio(reference, mean),
               "beats_adamw": bool(math.isfinite(mean) and mean < reference)}
     if point is not None:
       scored["hyperparameters"] = point.hyperparameters
@@ -409,7 +403,7 @@ def _stage_columns(stage: str, scored: dict | None, adamw: float, tuned=None) ->
   text = f"{mean:.4f} ± {std:.4f}" if math.isfinite(mean) else "failed"
   if tuned:
     text += " (" + ", ".join(f"{k}={v:g}" for k, v in tuned.items()) + ")"
-  vs = _log_ratio(adamw, mean)
+  vs = tuning.log_ratio(adamw, mean)
   return {f"{stage}_metric": text, f"{stage}_vs_adamw": f"{vs:+.4f}" if math.isfinite(vs)
           else ""}
 

@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import io
 import json
-import math
 import pathlib
 import sys
 import time
@@ -111,19 +110,13 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
                 "final_mean": json_float(r.mean), "final_std": json_float(r.std),
                 "final_per_seed": [json_float(x) for x in r.curves.final],
-                "log_adamw_over_metric": json_float(_vs_adamw(adamw_final, r.mean)),
+                "log_adamw_over_metric": json_float(tuning.log_ratio(adamw_final, r.mean)),
                 "steps_to_adamw_final": r.steps_to_adamw,
                 "tuning": tuned[r.optimizer].to_json(),
                 "tuned_program": tuned[r.optimizer].best.program.to_text(),
                 "curves": r.curves.to_json()} for r in rows],
       "seconds": round(time.perf_counter() - start, 1),
   }
-
-
-def _vs_adamw(adamw: float, metric: float) -> float:
-  if not (math.isfinite(adamw) and math.isfinite(metric)) or adamw <= 0 or metric <= 0:
-    return math.nan
-  return math.log(adamw / metric)
 
 
 

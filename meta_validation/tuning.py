@@ -106,6 +106,14 @@ def score_per_seed(task_name: str, programs: Sequence[Program], seeds: Sequence[
   return metrics
 
 
+def log_ratio(reference: float, metric: float) -> float:
+  """``log(reference / metric)``: > 0 when ``metric`` (lower is better) beats the reference;
+  NaN when either is not a finite positive number."""
+  if not (math.isfinite(reference) and math.isfinite(metric)) or reference <= 0 or metric <= 0:
+    return math.nan
+  return math.log(reference / metric)
+
+
 def refined_adamw_grid(adamw: "Tuned") -> list[GridPoint]:
   """The multiplier grid of the programs, applied to AdamW's tuned point: AdamW tuned the
   way a program is, after its own grid. The multipliers are finer than AdamW's

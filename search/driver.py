@@ -474,14 +474,11 @@ def run_funnel(config: config_lib.SearchConfig, folder: run_folder_lib.RunFolder
       and record.stat().st_mtime >= folder.events_path.stat().st_mtime):
     log(f"funnel: up to date in {table}")
     return table
-  tasks = None
-  if meta.funnel_task_10x or meta.funnel_task_100x:
-    from meta_validation import tasks as meta_tasks  # pylint: disable=import-outside-toplevel
-    tasks = {stage: name or meta_tasks.scaled_name(config.task.name, stage)
-             for stage, name in (("10x", meta.funnel_task_10x), ("100x", meta.funnel_task_100x))}
   log(f"funnel: the top {meta.funnel_top_k} programs over {meta.funnel_seeds} seed(s), after "
       f"{meta.funnel_holdout_seeds} held-out proxy seed(s)")
   try:
+    tasks = funnel.stage_tasks(folder.path, task_10x=meta.funnel_task_10x or None,
+                               task_100x=meta.funnel_task_100x or None)
     funnel.funnel(folder.path, meta.funnel_top_k, meta.funnel_seeds, tasks=tasks,
                   log=lambda message: log(f"funnel: {message}"),
                   holdout_seeds=meta.funnel_holdout_seeds)
