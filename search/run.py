@@ -21,7 +21,6 @@ import argparse
 import pathlib
 import sys
 
-from dsl import hyperparameters
 from dsl.program import ProgramError
 from search import config as config_lib
 from search import driver, progress, run_folder, workers
@@ -82,13 +81,10 @@ def _check_task(config: config_lib.SearchConfig) -> None:
     initial = driver.load_initial_program(config.initial_program)
   except (ProgramError, OSError) as e:
     raise UsageError(f"initial_program: {e}") from None
-  if config.tune_initial:
-    try:
-      hyperparameters.with_hyperparameters(initial, lr=1.0, wd=1.0)
-    except ValueError as e:
-      raise UsageError(f"tune_initial: {config.initial_program}: {e} (set tune_initial: "
-                       "false)") from None
   import proxy_tasks  # pylint: disable=import-outside-toplevel
+  from proxy_tasks import tuning  # pylint: disable=import-outside-toplevel
+  if config.tune_initial:
+    tuning.space(initial, label=f"tune_initial: {config.initial_program}")  # it always has lr
   meta = config.meta_validation
   checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]
   # The monitor's own one-slot evaluator builds registered tasks too: check the name then.
