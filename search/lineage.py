@@ -66,7 +66,6 @@ class Step:
   fitness: float  # -inf for a failed program
   status: str
   program: str  # the canonical text
-  location: str  # FILE:LINE of its event
 
   @property
   def kind(self) -> str:
@@ -264,7 +263,7 @@ def _steps(folder: RunFolder, chain: Sequence[int]) -> tuple[Step, ...]:
         id=program_id, parent=event.get("parent"), mutation=str(event.get("mutation") or "?"),
         island=island if isinstance(island, int) else None,
         fitness=_fitness(event.get("fitness"), location), status=str(event.get("status") or ""),
-        program=text, location=location)
+        program=text)
     if len(found) == len(wanted):
       break
   missing = [i for i in chain if i not in found]
