@@ -48,9 +48,24 @@ class EvolutionConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class HurdleConfig:
+  """A cheap stage before the task (``proxy_tasks.fitness.StagedEvaluator``): a child goes on
+  only if its fitness here is at least ``threshold`` (``median``: the median of the last
+  ``window`` children scored here, per worker; or a number)."""
+  overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+  threshold: Any = "median"
+  window: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskConfig:
   """The proxy task that scores programs: ``proxy_tasks.get(name, **overrides)``.
 
+  ``suite`` (task name -> overrides) adds tasks: fitness is then the mean over ``name`` and
+  the suite of each task's log-ratio against its own tuned AdamW
+  (``proxy_tasks.fitness.SuiteEvaluator``). ``hurdles`` (task name -> ``HurdleConfig``, in
+  order) are cheaper stages a child must clear before it is trained on the task (or suite)
+  (``proxy_tasks.fitness.StagedEvaluator``); what they save is in ``metrics.csv``.
   ``evaluator`` (``"module:callable"``, optional) replaces ``proxy_tasks.Evaluator``: the
   callable receives ``(name, **overrides)`` and returns an object with
   ``evaluate(programs) -> results``.
@@ -58,6 +73,8 @@ class TaskConfig:
   name: str
   overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
   evaluator: str = ""
+  suite: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+  hurdles: dict[str, HurdleConfig] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +223,8 @@ def _type_name(annotation) -> str:
 
 def _convert(annotation, located: _Located, key: str):
   value = located.value
+  if annotation is Any:
+    return _plain(located)
 
   def bad():
     shown = _plain(located)
@@ -333,6 +352,16 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
                      ("meta_validation.evaluator", config.meta_validation.evaluator)):
     if value and value.count(":") != 1:
       fail(key, f"must be 'module:callable', got {value!r}")
+  if config.task.evaluator and (config.task.suite or config.task.hurdles):
+    fail("task.evaluator", "replaces the whole evaluator: it cannot be combined with "
+         "task.suite or task.hurdles")
+  for name, hurdle in config.task.hurdles.items():
+    threshold = hurdle.threshold
+    if threshold != "median" and (isinstance(threshold, bool)
+                                  or not isinstance(threshold, (int, float))):
+      fail(f"task.hurdles.{name}.threshold", f"must be 'median' or a number, got {threshold!r}")
+    if hurdle.window < 1:
+      fail(f"task.hurdles.{name}.window", f"must be at least 1, got {hurdle.window}")
   meta = config.meta_validation
   if meta.task and meta.every == 0:
     fail("meta_validation.every", f"must be at least 1 when meta_validation.task is set "

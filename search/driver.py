@@ -87,6 +87,8 @@ class Snapshot:
   restarts: int
   initial_fitness: float
   max_programs: int
+  hurdle_stopped: int = 0      # children stopped at a hurdle (staged fitness), in all
+  hurdle_saved_s: float = 0.0  # worker seconds the stages they skipped would have cost
 
 
 class Search:
@@ -112,6 +114,7 @@ class Search:
     self.interrupted = False
     self._elapsed_before = 0.0   # time spent in earlier sessions of this run
     self._busy_before = 0.0
+    self._hurdles = {"stopped": 0, "saved_s": 0.0, "last_stage": 0}
     self._started = clock()
     self._busy = 0.0
     self._last_metrics = (self._started, 0, 0.0)  # (time, generated+scored, busy)
@@ -143,6 +146,7 @@ class Search:
       self.state = evolution.from_json(checkpoint["state"])
       self._elapsed_before = checkpoint["elapsed_s"]
       self._busy_before = checkpoint["busy_s"]
+      self._hurdles.update(checkpoint.get("hurdles", {}))
     # Streamed: a week's log is far larger than memory; only the cache and the state are kept.
     for key, fitness in folder.scores():  # every scored program, so none is trained twice
       self.cache.put(key, _fitness(fitness))
@@ -292,6 +296,12 @@ class Search:
   def _complete(self, child: Child, result: dict[str, Any], worker: str | None) -> None:
     """Records a scored child, caches its fitness, and joins the twins that waited on it."""
     self._deaths.pop(child.id, None)
+    if "stage" in result:  # staged fitness: the last stage is the one every child reaches
+      hurdles = self._hurdles
+      hurdles["last_stage"] = max(hurdles["last_stage"], result["stage"])
+      if result["saved_s"] > 0:
+        hurdles["stopped"] += 1
+        hurdles["saved_s"] += result["saved_s"]
     self.cache.put(child.key, _fitness(result["fitness"]))
     twins = self.waiting.pop(child.key, [child])
     self._join(child, result, worker)
@@ -404,7 +414,8 @@ class Search:
         driver_busy=(self._busy - busy_before) / interval if interval > 0 else 0.0,
         restarts=state.restarts,
         initial_fitness=state.initial.fitness if state.initial is not None else math.nan,
-        max_programs=self.config.budget.max_programs)
+        max_programs=self.config.budget.max_programs,
+        hurdle_stopped=self._hurdles["stopped"], hurdle_saved_s=self._hurdles["saved_s"])
 
   def _record_metrics(self) -> Snapshot:
     snapshot = self.snapshot()
@@ -416,7 +427,8 @@ class Search:
     """Checkpoint (after fsyncing the events it covers), programs/, and maybe the plot."""
     self.folder.write_checkpoint({
         "format": CHECKPOINT_FORMAT, "elapsed_s": self.elapsed,
-        "busy_s": self._busy_before + self._busy, "state": evolution.to_json(self.state)})
+        "busy_s": self._busy_before + self._busy, "hurdles": dict(self._hurdles),
+        "state": evolution.to_json(self.state)})
     self.folder.write_programs(
         [(f, i, key, analysis.pruned(p).to_text()) for f, i, key, p in evolution.top(self.state)])
     self._last_checkpoint = self.clock()

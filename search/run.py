@@ -18,6 +18,7 @@ SIGTERM) checkpoints and exits with status 130; the run resumes where it stopped
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pathlib
 import sys
 
@@ -87,6 +88,10 @@ def _check_task(config: config_lib.SearchConfig) -> None:
     tuning.space(initial, label=f"tune_initial: {config.initial_program}")  # it always has lr
   meta = config.meta_validation
   checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]
+  checks += [(f"task.suite.{name}", name, overrides)
+             for name, overrides in config.task.suite.items()]
+  checks += [(f"task.hurdles.{name}", name, hurdle.overrides)
+             for name, hurdle in config.task.hurdles.items()]
   # The monitor's own one-slot evaluator builds registered tasks too: check the name then.
   if meta.monitoring and (not meta.evaluator
                           or meta.evaluator.startswith("meta_validation.monitor:")):
@@ -106,11 +111,22 @@ def _check_task(config: config_lib.SearchConfig) -> None:
       raise UsageError(f"{key}: {message}") from None
 
 
+def evaluator_spec(task: config_lib.TaskConfig) -> tuple[dict, str]:
+  """``(overrides, evaluator)`` that ``workers.build_evaluator`` builds the search's evaluator
+  from: the task's own, or with a suite or hurdles ``proxy_tasks.fitness.build``."""
+  if not (task.suite or task.hurdles):
+    return dict(task.overrides), task.evaluator
+  hurdles = {name: dataclasses.asdict(hurdle) for name, hurdle in task.hurdles.items()}
+  return ({"overrides": dict(task.overrides), "suite": dict(task.suite), "hurdles": hurdles},
+          "proxy_tasks.fitness:build")
+
+
 def make_pool(config: config_lib.SearchConfig):
   task, pool = config.task, config.workers
+  overrides, evaluator = evaluator_spec(task)
   if pool.backend == "local":
-    return workers.LocalPool(workers.build_evaluator(task.name, task.overrides, task.evaluator))
-  return workers.RayPool(task.name, task.overrides, task.evaluator, pool.num_workers,
+    return workers.LocalPool(workers.build_evaluator(task.name, overrides, evaluator))
+  return workers.RayPool(task.name, overrides, evaluator, pool.num_workers,
                          pool.batches_per_worker, pool.max_restarts, pool.address)
 
 

@@ -62,7 +62,7 @@ from dsl.files import fsync_directory
 
 METRICS_COLUMNS = ("elapsed_s", "generated", "scored", "cached", "failed", "cache_hit_rate",
                    "redundant_fraction", "best_fitness", "median_fitness", "programs_per_s",
-                   "driver_busy", "restarts")
+                   "driver_busy", "restarts", "hurdle_stopped", "hurdle_saved_s")
 
 
 # A closed segment: ~65 MB of real events, ~10 MB gzipped, rotated every ~10 minutes of search.
@@ -502,7 +502,9 @@ class RunFolder:
     text = text[:text.rfind("\n") + 1]
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
-      rows.append({k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()})
+      # A run started before a column existed has fewer header names than values (None key).
+      rows.append({k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()
+                   if k is not None})
     return rows
 
   def sync(self) -> None:

@@ -108,8 +108,12 @@ def result_record(result: Any) -> dict[str, Any]:
   fitness = float(fitness) if fitness is not None else -math.inf
   if math.isnan(fitness):
     fitness = -math.inf
-  return {"fitness": fitness, "status": str(get("status", "ok")), "seconds": get("seconds"),
-          "metric": get("metric"), "normalized": get("normalized"), "reason": get("reason", "")}
+  record = {"fitness": fitness, "status": str(get("status", "ok")), "seconds": get("seconds"),
+            "metric": get("metric"), "normalized": get("normalized"),
+            "reason": get("reason", "")}
+  if get("stage") is not None:  # staged fitness (proxy_tasks.fitness): how far it got
+    record.update(stage=int(get("stage")), saved_s=float(get("saved_s") or 0.0))
+  return record
 
 
 def score(evaluator, batch: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:

@@ -97,3 +97,21 @@ def test_cli_reports_config_error_with_status_2(tmp_path):
   assert f"{path}:" in done.stderr and "unknown key 'evolution.colour'" in done.stderr
   assert len(done.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "runs").exists()
+
+
+def test_hurdles_and_suite_are_typed_and_checked():
+  config = config_lib.parse(_text(), "x.yaml", [
+      "task.evaluator=", "task.hurdles={mlp_digits: {overrides: {steps: 50}, threshold: median}}",
+      "task.suite={lm_sklearn_text: {steps: 100}}"])
+  hurdle = config.task.hurdles["mlp_digits"]
+  assert hurdle.threshold == "median" and hurdle.overrides == {"steps": 50}
+  assert config.task.suite == {"lm_sklearn_text": {"steps": 100}}
+  with pytest.raises(config_lib.ConfigError,
+                     match="'task.hurdles.mlp_digits.threshold' must be 'median' or a number"):
+    config_lib.parse(_text(), "x.yaml", ["task.evaluator=",
+                                         "task.hurdles={mlp_digits: {threshold: top}}"])
+  with pytest.raises(config_lib.ConfigError, match="unknown key 'task.hurdles.mlp_digits.thresh'"):
+    config_lib.parse(_text(), "x.yaml", ["task.evaluator=",
+                                         "task.hurdles={mlp_digits: {thresh: 0.1}}"])
+  with pytest.raises(config_lib.ConfigError, match="cannot be combined with task.suite"):
+    config_lib.parse(_text(), "x.yaml", ["task.suite={x: {}}"])

@@ -80,15 +80,16 @@ def test_an_existing_run_with_other_search_settings_is_not_touched(tmp_path):
   assert sorted(p.name for p in folder.iterdir()) == ["config.yaml"]
 
 
-def test_a_warm_start_that_cannot_be_tuned_is_a_usage_error(tmp_path):
-  config_path = _write_config(tmp_path, tmp_path / "log.txt")
-  done = subprocess.run([sys.executable, "-m", "search.run", str(config_path), "--quiet",
-                         "--set", "initial_program=sgd", "--set", "tune_initial=true"],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
-  assert done.returncode == 2
-  assert done.stderr.strip().splitlines()[-1] == (
-      "error: tune_initial: sgd: the program has no 'w * constant' statement (its weight decay) "
-      "to tune (set tune_initial: false)")
+def test_a_hurdle_or_suite_on_an_unknown_task_is_a_usage_error(tmp_path):
+  for key in ("task.hurdles", "task.suite"):
+    done = subprocess.run([sys.executable, "-m", "search.run",
+                           str(ROOT / "configs/quickstart.yaml"), "--quiet",
+                           "--set", f"{key}={{mlp_digit: {{}}}}",
+                           "--set", f"output.runs_dir={tmp_path / 'runs'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"error: {key}.mlp_digit: unknown proxy task 'mlp_digit'"), done.stderr
   assert not (tmp_path / "runs").exists()
 
 
