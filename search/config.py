@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from search import evolution as evolution_lib
 from search import mutation
 
 
@@ -37,7 +38,16 @@ class EvolutionConfig:
   the fittest once, append the child, drop the oldest once the population holds
   ``population_size``. An island that has not improved its best fitness for ``restart_after``
   children restarts: its whole population becomes copies of its best program (0: never).
+
+  ``strategy`` picks the arm of the paper's comparison (Figure 2; ``search.evolution``):
+  ``evolution`` (the above), ``random`` (random search: a uniformly drawn parent, no
+  tournament, so ``tournament_size`` is unused; requires ``restart_after: 0``, since a
+  restart from the best is selection) or ``constants`` (constant-only tuning: the above with
+  ``mutation.mutate_constant`` as the only mutation, so ``mutation_weights`` and
+  ``max_program_length`` are unused). The budget, the cache and the run folder are the same
+  for all three.
   """
+  strategy: str = "evolution"
   population_size: int = 1000
   tournament_size: int = 2
   max_program_length: int = 30
@@ -320,6 +330,12 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
          f"is not a mutation; allowed: {', '.join(mutation.MUTATIONS)}")
   if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
     fail("evolution.mutation_weights", f"must be non-negative with one positive, got {weights}")
+  if evolution.strategy not in evolution_lib.STRATEGIES:
+    fail("evolution.strategy", f"must be one of {', '.join(evolution_lib.STRATEGIES)}, got "
+         f"{evolution.strategy!r}")
+  if evolution.strategy == "random" and evolution.restart_after:
+    fail("evolution.restart_after", f"must be 0 with evolution.strategy 'random' (a restart "
+         f"copies the island's best: that is selection), got {evolution.restart_after}")
   if config.workers.backend not in ("ray", "local"):
     fail("workers.backend", f"must be 'ray' or 'local', got {config.workers.backend!r}")
   for key, value in (("budget.max_hours", config.budget.max_hours),

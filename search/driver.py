@@ -203,7 +203,7 @@ class Search:
     child = evolution.generate(
         self.state, self.cache.key, evolution_config.mutation_weights,
         evolution_config.max_program_length, evolution_config.tournament_size,
-        analysis.redundant_fraction)
+        analysis.redundant_fraction, evolution_config.strategy)
     self._route(child)
 
   def _generation_done(self) -> bool:

@@ -59,6 +59,19 @@ def test_relations_are_checked():
     config_lib.parse(_text(), "c.yaml", ["workers.backend=spark"])
 
 
+def test_the_strategy_is_one_of_the_three_arms_and_random_search_never_restarts():
+  assert config_lib.parse(_text(), "c.yaml").evolution.strategy == "evolution"
+  for strategy in ("random", "constants"):
+    config = config_lib.parse(_text(), "c.yaml", [f"evolution.strategy={strategy}"])
+    assert config.evolution.strategy == strategy
+  with pytest.raises(config_lib.ConfigError, match=r"^--set evolution.strategy=annealing: "
+                     r"'evolution.strategy' must be one of evolution, random, constants"):
+    config_lib.parse(_text(), "c.yaml", ["evolution.strategy=annealing"])
+  with pytest.raises(config_lib.ConfigError, match=r"^c.yaml:\d+:3: 'evolution.restart_after' "
+                     r"must be 0 with evolution.strategy 'random'"):
+    config_lib.parse(_text(restart_after=50), "c.yaml", ["evolution.strategy=random"])
+
+
 def test_overrides_are_typed_and_located():
   config = config_lib.parse(_text(), "c.yaml", ["evolution.population_size=7",
                                                 "task.overrides.steps=50"])
