@@ -39,6 +39,7 @@ from dsl import hyperparameters
 from dsl.files import json_safe
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
+from search import cost
 from search import workers
 from search.evolution import Child, SearchState
 
@@ -100,7 +101,8 @@ class Search:
                clock: Callable[[], float] = time.monotonic):
     self.config = config
     self.folder = folder
-    self.pool = pool
+    self.cost = cost.CostMeter(clock=clock)  # cost.json: CPU hours and throughput
+    self.pool = cost.MeteredPool(pool, self.cost)
     self.cache = cache if cache is not None else analysis.make_cache()
     self.on_progress = on_progress or (lambda snapshot: None)
     self.log = log
@@ -137,6 +139,7 @@ class Search:
       initial = load_initial_program(config.initial_program)
       folder.create(config_lib.to_yaml(config), initial.to_text())
     checkpoint = folder.read_checkpoint()
+    self.cost.resume(folder.path)
     if checkpoint is not None:
       if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{folder.checkpoint_path}: unknown checkpoint format "
@@ -403,6 +406,7 @@ class Search:
     self.folder.write_checkpoint({
         "format": CHECKPOINT_FORMAT, "elapsed_s": self.elapsed,
         "busy_s": self._busy_before + self._busy, "state": evolution.to_json(self.state)})
+    self.cost.write(self.folder.path, self.state.scored, self.state.generated)
     self.folder.write_programs(
         [(f, i, key, analysis.pruned(p).to_text()) for f, i, key, p in evolution.top(self.state)])
     self._last_checkpoint = self.clock()
