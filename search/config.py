@@ -72,10 +72,19 @@ class TaskConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BudgetConfig:
-  """When the search stops: after ``max_programs`` children (scored or from the cache) or
-  ``max_hours`` of wall-clock time (0: no limit), whichever comes first."""
+  """When the search stops: after ``max_programs`` children (scored or from the cache),
+  ``max_trained`` programs trained (0: no limit) or ``max_hours`` of wall-clock time (0: no
+  limit), whichever comes first.
+
+  ``max_trained`` counts what the workers train for the search: the warm start and every
+  child not resolved from the cache (``scored`` in metrics.csv; the warm start's tuning grid
+  is not counted). It is the budget of equal compute: arms whose cache hit rates differ (a
+  constant-only search has almost none) train the same number of programs under it, where
+  under ``max_programs`` they would not.
+  """
   max_programs: int
   max_hours: float = 0.0
+  max_trained: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,6 +315,7 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
                              ("evolution.repeats", evolution.repeats, 1),
                              ("evolution.restart_after", evolution.restart_after, 0),
                              ("budget.max_programs", config.budget.max_programs, 0),
+                             ("budget.max_trained", config.budget.max_trained, 0),
                              ("workers.num_workers", config.workers.num_workers, 0),
                              ("workers.batch_size", config.workers.batch_size, 1),
                              ("workers.batches_per_worker", config.workers.batches_per_worker, 1),

@@ -212,6 +212,7 @@ class Search:
   def _generation_done(self) -> bool:
     budget = self.config.budget
     return (self.interrupted or self.state.generated >= budget.max_programs
+            or 0 < budget.max_trained <= self.state.scored + len(self.waiting)  # + to train
             or (budget.max_hours > 0 and self.elapsed >= budget.max_hours * 3600))
 
   def _fill(self) -> None:

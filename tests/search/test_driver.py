@@ -281,3 +281,14 @@ def test_constant_tuning_runs_keep_the_warm_start_structure(tmp_path):
   structures = {dsl.structure_hash(dsl.parse(e["program"])) for e in events}
   assert structures == {dsl.structure_hash(dsl.library.load("adamw"))}
   assert all(e["mutation"].startswith("constant@") for e in events[1:])
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_a_budget_of_programs_trained_stops_at_exactly_that_many(tmp_path, batch_size):
+  config = small_config(tmp_path, max_programs=10**6, population_size=10,
+                        overrides=["budget.max_trained=60", f"workers.batch_size={batch_size}"])
+  search, folder, evaluator = run_search(config)
+  events = folder.events()
+  assert search.state.scored == 60 == len([e for e in events if e["status"] != "cached"])
+  assert len(evaluator.scored) == 60 and search.state.cached > 0  # cache hits are free
+  assert not search.state.pending
