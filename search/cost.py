@@ -16,6 +16,7 @@ cost, so each run folder records, over all its sessions (a resumed run adds a se
   result: the wall time of its share of the vmapped batch; one core per actor, so about its
   CPU time). In-process workers (``LocalPool``) add nothing here: they are in the driver's;
 * ``worker_reported_s``: the seconds every result reported (all backends), for comparison;
+* ``wall_s``: from the search's start (its workers already started) to the last write;
 * ``programs_trained``: programs scored by workers (the search's ``scored``: the warm start
   and every child not taken from the cache); ``programs_generated``: children, cached ones
   included (what ``budget.max_programs`` counts).

@@ -101,6 +101,22 @@ def test_shipped_configs_are_valid():
   assert (paper.evolution.population_size, paper.evolution.tournament_size) == (1000, 2)
 
 
+def test_the_rediscovery_arms_differ_only_in_how_a_child_is_made():
+  arms = {arm: config_lib.load(f"configs/rediscovery/{arm}.yaml")
+          for arm in ("evolution", "random", "constants")}
+  assert {arm: c.evolution.strategy for arm, c in arms.items()} == {
+      "evolution": "evolution", "random": "random", "constants": "constants"}
+  differences = {arm: {key for key, _, _ in config_lib.differences(arms["evolution"], config)}
+                 for arm, config in arms.items()}
+  assert differences == {"evolution": set(),
+                         "random": {"name", "evolution.strategy", "evolution.restart_after"},
+                         "constants": {"name", "evolution.strategy"}}
+  evolution = arms["evolution"]
+  assert evolution.budget.max_trained > 0  # equal compute: programs trained, not children
+  assert evolution.task == config_lib.load("configs/lion_search.yaml").task
+  assert evolution.tune_initial and not evolution.meta_validation.funnel_at_end
+
+
 def test_cli_reports_config_error_with_status_2(tmp_path):
   path = tmp_path / "bad.yaml"
   path.write_text(_text().replace("  repeats: 1", "  repeats: 1\n  colour: red"))
