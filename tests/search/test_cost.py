@@ -97,15 +97,15 @@ def test_a_foreign_cost_file_is_an_error_naming_it(tmp_path):
 
 
 def test_a_search_records_its_cost_and_a_resume_adds_to_it(tmp_path):
-  config = small_config(tmp_path, max_programs=150)
+  config = small_config(tmp_path, max_programs=60)
   search, folder, _ = run_search(config)
   first = cost.read(folder.path)
   assert len(first["sessions"]) == 1
   assert first["programs_trained"] == search.state.scored
-  assert first["programs_generated"] == search.state.generated == 150
+  assert first["programs_generated"] == search.state.generated == 60
   assert first["driver_cpu_s"] > 0 and first["worker_cpu_s"] == 0.0  # scored in the driver
   assert first["cpu_hours"] == pytest.approx(first["driver_cpu_s"] / 3600)
-  search, _, _ = run_search(small_config(tmp_path, max_programs=300))
+  search, _, _ = run_search(small_config(tmp_path, max_programs=120))
   second = cost.read(folder.path)
   assert len(second["sessions"]) == 2 and second["sessions"][0] == first["sessions"][0]
   assert second["programs_trained"] == search.state.scored > first["programs_trained"]
