@@ -3,21 +3,30 @@
   python -m dsl check FILE... [--graph OUT.dot]   validate programs, print what they are
   python -m dsl list                              the built-in programs
   python -m dsl functions                         the function table (Markdown)
+  python -m dsl export FILE [--format optax|latex] [-o OUT]
+                                                  the program as a standalone optax module
+                                                  (imports jax and optax only) or as LaTeX
 
 ``check`` prints, for each file, the canonical text, the number of state variables and the
 functions used, then what the analysis finds (semantic hash, redundant statements by source
 line, effective state count, pruned program). Errors read ``FILE:LINE:COL: message`` on stderr;
 every file is checked and the exit status is 2 if any failed (argparse's usage errors too).
+
+``export`` writes to stdout, or with ``-o OUT`` to OUT atomically (never over FILE); the file's
+leading comment goes into the module's docstring (``dsl.source_export``).
 """
 
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 from typing import Callable, Sequence, TextIO
 
 import dsl
 from dsl import functions as fns
+from dsl import source_export
+from dsl.files import atomic_write
 from dsl.program import Program, ProgramError
 
 EXIT_OK = 0
@@ -129,6 +138,58 @@ def function_table() -> str:
   return "\n".join(lines) + "\n"
 
 
+def leading_comment(text: str) -> str:
+  """The comment lines before a program's ``def``, without their ``#``."""
+  lines = []
+  for line in text.splitlines():
+    if not line.startswith("#"):
+      break
+    lines.append(line[1:].strip())
+  return "\n".join(lines)
+
+
+def export(path: str, form: str, out: str | None, stdout: TextIO, stderr: TextIO) -> int:
+  """``python -m dsl export``: the program in ``path`` as a standalone optax module or LaTeX."""
+  source = pathlib.Path(path)
+  if out is not None:
+    target = pathlib.Path(out)
+    if source.exists() and target.exists() and target.resolve() == source.resolve():
+      print(f"{out}: -o would overwrite the input program {path}", file=stderr)
+      return EXIT_INVALID
+    if not target.resolve().parent.is_dir():
+      print(f"{out}: -o directory {target.parent} does not exist", file=stderr)
+      return EXIT_INVALID
+  try:
+    text = source.read_text(encoding="utf-8")
+  except OSError as e:
+    print(f"{path}: cannot read: {e.strerror or e}", file=stderr)
+    return EXIT_INVALID
+  except UnicodeDecodeError as e:
+    print(f"{path}: not UTF-8 text ({e.reason})", file=stderr)
+    return EXIT_INVALID
+  try:
+    program = dsl.parse(text, filename=path)
+  except ProgramError as e:
+    print(e if e.filename else f"{path}: {e}", file=stderr)
+    return EXIT_INVALID
+  name = source.stem
+  if form == "latex":
+    result = source_export.latex(program, name)
+  else:
+    command = f"python -m dsl export {source.name} --format optax"
+    result = source_export.optax_module(program, name, leading_comment(text), command)
+  if out is None:
+    stdout.write(result)
+    return EXIT_OK
+  try:
+    atomic_write(out, result)
+  except OSError as e:
+    print(f"{out}: cannot write: {e.strerror or e}", file=stderr)
+    return EXIT_INVALID
+  print(f"wrote {out}", file=stdout)
+  return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="python -m dsl",
                                    description="The optimizer-program language of optsearch.")
@@ -139,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the program's dataflow graph (Graphviz dot); one FILE only")
   commands.add_parser("list", help="the built-in programs: name, states, description")
   commands.add_parser("functions", help="the function table, as Markdown")
+  exporter = commands.add_parser("export", help="a program as a standalone optax module "
+                                 "(imports jax and optax only) or as LaTeX equations")
+  exporter.add_argument("file", metavar="FILE")
+  exporter.add_argument("--format", choices=("optax", "latex"), default="optax",
+                        help="optax: a Python module defining optimizer(learning_rate) -> "
+                        "optax.GradientTransformation (default); latex: the rule in the style "
+                        "of the paper's Algorithm 2")
+  exporter.add_argument("-o", "--out", metavar="OUT", help="write here instead of stdout")
   return parser
 
 
@@ -151,6 +220,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     return check_files(args.files, args.graph, stdout, stderr)
   if args.command == "list":
     return list_programs(stdout)
+  if args.command == "export":
+    return export(args.file, args.format, args.out, stdout, stderr)
   stdout.write(function_table())
   return EXIT_OK
 

@@ -1,30 +1,31 @@
-"""The learning rate and weight decay of a program, as data, and the grids they are tuned on.
+"""A program's hyperparameters as data: where each one is, and the program rewritten to a value.
 
-A program's peak learning rate is the constant of its statement ``lr = lr * c`` (``c``
-multiplies the schedule parameter) and its weight decay the constant of ``wd = w * c`` (``c``
-multiplies the weights), as in the paper's AdamW (Program 3). Tuning rewrites those constants
-(programs are data); it never needs to know the rest of the program.
+Tuning never needs to know a program's structure beyond these rules (programs are data):
 
-``GRIDS`` are the grids that AdamW and Lion are tuned on everywhere: the fitness reference of
-the proxy tasks (``proxy_tasks.Evaluator``: tuned AdamW), the warm start of a search
-(``tune_initial``), the baselines (``python -m proxy_tasks.baselines``) and meta-validation
-(``meta_validation.tuning``).
+* **learning rate** (``lr``): the constant ``c`` of the statement ``lr = lr * c`` (``c``
+  multiplies the schedule value), as in the paper's AdamW (Program 3). A program without one
+  (the paper's Program 1 as printed: ``update = update * lr``) gets a last statement
+  ``update = update * c``: the update it returns is scaled by ``c``, which is its learning
+  rate whatever constants it holds elsewhere.
+* **weight decay** (``wd``): the constant of the first ``x = w * c`` (``w`` the weights).
+* **momentum constants** (``beta1``, ``beta2``): the constants of the first and second
+  statement that decays a state-carried average: ``x = interp(a, b, c)`` (``(1 - c) a + c b``:
+  AdamW's ``m`` and ``v``, Lion's two interpolations) or ``s = s * c`` with ``s`` a state
+  (heavy-ball momentum), in program order.
+* **schedule**: ``warmup_cosine`` is the task's schedule, which every program reads through
+  its ``lr`` parameter; ``constant`` prepends ``lr = lr * 0.0; lr = lr + 1.0``, so the program
+  sees a constant schedule value 1 (a program that never reads ``lr`` has a constant step
+  anyway; this gives every other program the same option).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 from dsl.program import Program, Statement
 
-GRIDS = {
-    # Wide enough that the tuned optimum is inside the grid on the proxies and meta-validation
-    # tasks (measured: on the 150- and 300-step mlp_digits proxies AdamW's best lr is 3e-2 and
-    # Lion's 3e-2 with weight decay 1; on 600-step digits tasks AdamW's best lr was 1e-2).
-    "adamw": {"lr": (1e-3, 3e-3, 1e-2, 3e-2, 1e-1), "wd": (0.0, 0.1, 0.3)},
-    "lion": {"lr": (3e-4, 1e-3, 3e-3, 1e-2, 3e-2), "wd": (0.0, 0.3, 1.0)},
-}
+SCHEDULES = ("warmup_cosine", "constant")
+NAMES = ("lr", "wd", "beta1", "beta2", "schedule")
 
 
 def _constant_position(statement: Statement, variable: str) -> int | None:
@@ -37,30 +38,88 @@ def _constant_position(statement: Statement, variable: str) -> int | None:
   return None
 
 
-def with_hyperparameters(program: Program, lr: float | None = None,
-                         wd: float | None = None) -> Program:
-  """``program`` with the constant of ``lr = lr * c`` set to ``lr`` and of ``wd = w * c`` set
-  to ``wd``; raises ``ValueError`` if the program has no such statement."""
+def _momentum_position(program: Program, statement: Statement) -> int | None:
+  """Where the decay constant of an average is: ``interp(a, b, c)`` or ``s = s * c``."""
+  if statement.function == "interp" and isinstance(statement.args[2], float):
+    return 2
+  if statement.target in program.states and statement.target in statement.args:
+    return _constant_position(statement, statement.target)
+  return None
+
+
+def _constant_prologue(program: Program) -> tuple[Statement, Statement]:
+  return (Statement(program.lr, "*", (program.lr, 0.0)),
+          Statement(program.lr, "+", (program.lr, 1.0)))
+
+
+def schedule_of(program: Program) -> str:
+  """``constant`` if the program starts with the constant-schedule prologue, else
+  ``warmup_cosine`` (it reads the task's schedule, or ignores ``lr``)."""
+  prologue = _constant_prologue(program)
+  return "constant" if program.statements[:2] == prologue else "warmup_cosine"
+
+
+def locations(program: Program) -> dict[str, tuple[int, int]]:
+  """``{name: (statement index, argument position)}`` of the constants ``program`` has, for
+  ``lr``, ``wd``, ``beta1`` and ``beta2`` (see the module docstring)."""
+  found: dict[str, tuple[int, int]] = {}
+  betas = []
+  skip = 2 if schedule_of(program) == "constant" else 0
+  for index, statement in enumerate(program.statements):
+    if index < skip:
+      continue
+    for name, variable in (("lr", program.lr), ("wd", program.weights)):
+      position = _constant_position(statement, variable)
+      if position is not None and name not in found:
+        found[name] = (index, position)
+    position = _momentum_position(program, statement)
+    if position is not None:
+      betas.append((index, position))
+  for name, location in zip(("beta1", "beta2"), betas):
+    found[name] = location
+  return found
+
+
+def values(program: Program) -> dict[str, float | str]:
+  """The program's own value of each hyperparameter it has (``lr`` is 1 when it has no
+  learning-rate constant: its update is then used as it is)."""
+  found = {name: float(program.statements[i].args[p])
+           for name, (i, p) in locations(program).items()}
+  found.setdefault("lr", 1.0)
+  return {**found, "schedule": schedule_of(program)}
+
+
+def with_hyperparameters(program: Program, lr: float | None = None, wd: float | None = None,
+                         beta1: float | None = None, beta2: float | None = None,
+                         schedule: str | None = None) -> Program:
+  """``program`` with the given hyperparameters set (``None``: left as it is).
+
+  Raises ``ValueError`` for a weight decay or momentum constant the program does not have, or
+  an unknown schedule; a learning rate always applies (see the module docstring).
+  """
+  where = locations(program)
   statements = list(program.statements)
-  for name, variable, value in (("learning rate", program.lr, lr),
-                                ("weight decay", program.weights, wd)):
+  for name, value in (("lr", lr), ("wd", wd), ("beta1", beta1), ("beta2", beta2)):
     if value is None:
       continue
-    for index, statement in enumerate(statements):
-      position = _constant_position(statement, variable)
-      if position is not None:
-        args = list(statement.args)
-        args[position] = float(value)
-        statements[index] = dataclasses.replace(statement, args=tuple(args))
-        break
+    if name not in where:
+      if name == "lr":
+        update = program.returns[0]
+        statements.append(Statement(update, "*", (update, float(value))))
+        continue
+      what = {"wd": f"'{program.weights} * constant' statement (its weight decay)",
+              "beta1": "first interp(a, b, constant) or 'state = state * constant' statement",
+              "beta2": "second interp(a, b, constant) or 'state = state * constant' statement"}
+      raise ValueError(f"the program has no {what[name]} to tune")
+    index, position = where[name]
+    args = list(statements[index].args)
+    args[position] = float(value)
+    statements[index] = dataclasses.replace(statements[index], args=tuple(args))
+  if schedule is not None and schedule != schedule_of(program):
+    if schedule not in SCHEDULES:
+      raise ValueError(f"unknown schedule '{schedule}'; expected one of {', '.join(SCHEDULES)}")
+    if schedule == "constant":
+      statements[:0] = _constant_prologue(program)
     else:
-      raise ValueError(f"the program has no '{variable} * constant' statement (its {name}) "
-                       "to tune")
+      del statements[:2]
   return program.replace(statements=tuple(statements))
-
-
-def grid(program: Program, spec: dict) -> list[tuple[dict, Program]]:
-  """Every point ``{"lr": ..., "wd": ...}`` of ``spec`` (a ``GRIDS`` entry) with ``program``
-  rewritten to it, learning rate major."""
-  return [({"lr": lr, "wd": wd}, with_hyperparameters(program, lr=lr, wd=wd))
-          for lr, wd in itertools.product(spec["lr"], spec["wd"])]

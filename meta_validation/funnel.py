@@ -24,13 +24,14 @@ stricter judge: ``--family lm_sklearn_text`` for a search on ``mlp_digits`` (who
 3. Diversity: of the programs left (best held-out metric first; by proxy fitness with
    ``--holdout-seeds 0``), one per structure (``dsl.structure_hash``: the live computation
    without its constants' values), so the K candidates are not K tunings of one program.
-4. On the 10x task: AdamW and Lion are tuned over their learning-rate x weight-decay grids
-   (``meta_validation.tuning``) on the tuning seed, once per task in a funnel run (a task
-   met again reuses them), and each candidate over as many learning-rate multipliers (its
-   constants were chosen on the proxy, the baselines' on this task: without it the
-   comparison is rigged against the candidates; ``--as-found`` skips it); the candidates at
-   their best multiplier and the two tuned baselines are then scored on seeds ``0 .. N-1``.
-   A candidate is *promoted* when its seed-mean metric is below tuned AdamW's.
+4. On the 10x task: AdamW, Lion and each candidate are tuned by the same procedure with the
+   same budget (``proxy_tasks.tuning``: learning rate, weight decay, betas and schedule where
+   a program has them; ``--budget`` runs each) on the tuning seed, the baselines once per task
+   in a funnel run (a task met again reuses them). The candidates' constants were chosen on
+   the proxy, the baselines' on this task: without tuning the comparison is rigged against
+   the candidates (``--as-found`` skips it). The tuned candidates and baselines are then
+   scored on seeds ``0 .. N-1``. A candidate is *promoted* when its seed-mean metric is below
+   tuned AdamW's.
 5. The promoted candidates go through the same on the 100x task; those that beat tuned AdamW
    there *survive*.
 
@@ -38,7 +39,7 @@ Output in ``runs/<name>/funnel/`` (each file written atomically): ``funnel.csv``
 ``funnel.md`` (per program of the pool: proxy fitness, held-out, 10x and 100x metric mean and
 std over seeds, ``log(AdamW / metric)`` at each stage, what became of it; tuned AdamW and Lion
 as rows), ``funnel.json`` (everything) and ``survivors/rank_NN_id_M.py`` (the surviving
-programs, with their multiplier tuned at 100x as a last statement).
+programs at their point tuned at 100x).
 """
 
 from __future__ import annotations
@@ -62,13 +63,13 @@ import dsl
 import proxy_tasks
 from dsl.program import Program
 from meta_validation import tasks as meta_tasks
-from meta_validation import tuning
+from meta_validation import scoring
 from dsl.files import json_safe
+from proxy_tasks import tuning
 from search.run_folder import RunFolder, atomic_write
 
 STAGES = ("holdout", "10x", "100x")
 SCALED_STAGES = ("10x", "100x")
-REFINED_ADAMW = tuning.REFINED_ADAMW  # tuned AdamW, then the candidates' multiplier grid
 HOLDOUT_FIRST_SEED = 1000  # held-out proxy seeds: 1000, 1001, ... (above any the search used)
 POOL_FACTOR = 5  # default pool: this many times the candidates the 10x stage takes
 # Task settings of the search that the held-out stage does not take over: it picks its own
@@ -160,11 +161,6 @@ def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
                 for key, value in overrides.items()}
 
 
-def proxy_task_of(run_dir: pathlib.Path) -> str:
-  """The proxy task name in ``config.yaml`` (``task: {name: ...}``)."""
-  return proxy_of(run_dir)[0]
-
-
 def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str | None = None,
                 task_100x: str | None = None) -> dict[str, str]:
   """The task of each stage: ``task_10x``/``task_100x`` where given, else
@@ -174,7 +170,7 @@ def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str 
   if all(given.values()):
     return dict(given)
   if family is None:
-    family = meta_tasks.family_of(proxy_task_of(pathlib.Path(run_dir)))
+    family = meta_tasks.family_of(proxy_of(pathlib.Path(run_dir))[0])
   return {stage: name or meta_tasks.scaled_name(family, stage) for stage, name in given.items()}
 
 
@@ -187,91 +183,87 @@ def _stats(metrics: np.ndarray) -> tuple[float, float]:
 def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
               tune_seed: int = 0, baselines: dict | None = None,
               evaluators: dict | None = None, tune_programs: bool = False,
-              **overrides) -> dict:
+              budget: int = tuning.DEFAULT_BUDGET, **overrides) -> dict:
   """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
 
-  ``tune_programs``: each program also gets its equal-budget tuning first (a learning-rate
-  multiplier grid as large as AdamW's grid, ``tuning.grid``, on the tuning seed) and is scored
-  at its best multiplier; otherwise it is scored at its own constants. Then AdamW also goes
-  through the programs' procedure: its tuned point with the same multiplier grid on top
-  (``REFINED_ADAMW``; the multipliers are finer than AdamW's grid steps, so this AdamW is a
-  little better, +0.005 on ``lm_sklearn_text_10x``), and a program must beat the better of
-  the two AdamWs: the comparison leans towards the baseline, never towards the program.
-  ``baselines``: a cache the caller keeps for one funnel run, of the tuned baselines' grid
-  results and per-seed metrics by task, seeds, tuning seed and overrides. A task found there
-  is neither tuned nor has its baselines scored again; only ``programs`` are scored.
-  ``evaluators``: a cache of compiled evaluators (``tuning.evaluator_for``), so that the
-  tuning seed's evaluator also scores, and a task met again compiles nothing.
+  Tuning is ``proxy_tasks.tuning`` on the tuning seed, ``budget`` runs each. With
+  ``tune_programs`` each program is tuned in the same call, by the same procedure and budget
+  (its learning rate, and its weight decay, betas and schedule where it has them), and scored
+  at its tuned point; otherwise at its own constants.
+  ``baselines``: a cache the caller keeps for one funnel run, of the tuned baselines and their
+  per-seed metrics by task, seeds, tuning seed, budget and overrides: a task met again is
+  neither tuned nor has its baselines scored again. ``evaluators``: a cache of compiled
+  evaluators (``scoring.evaluator_for``).
 
-  Returns ``{"task", "seeds", "tune_seed", "seconds", "baselines_cached", "reference" (the
-  baseline a program must beat), "baselines": {name: {"hyperparameters", "mean", "std",
-  "metrics"}}, "programs": [{"mean", "std", "metrics", "vs_adamw" (log(reference / mean)),
-  "beats_adamw"}, with "hyperparameters" ({"lr_multiplier": m}) if tuned]}``.
+  Returns ``{"task", "seeds", "tune_seed", "budget", "seconds", "baselines_cached",
+  "reference" ("adamw": what a program must beat), "baselines": {name: {"hyperparameters",
+  "runs", "at_limit", "mean", "std", "metrics"}}, "programs": [{"mean", "std", "metrics",
+  "vs_adamw" (log(AdamW / mean)), "beats_adamw"}, with "hyperparameters", "runs",
+  "at_limit" and "tuned_program" if tuned]}``.
   """
   start = time.perf_counter()
-  key = (task_name, tuple(int(s) for s in seeds), int(tune_seed), bool(tune_programs),
+  key = (task_name, tuple(int(s) for s in seeds), int(tune_seed), int(budget),
          repr(sorted(overrides.items())))
   cached = None if baselines is None else baselines.get(key)
-  tuned = {}
+  spaces = {}
   if cached is None:
-    tuned = tuning.tune(task_name, {name: tuning.grid(name) for name in tuning.BASELINES},
-                        tune_seed, evaluators=evaluators, **overrides)
-  grids = {}
-  if cached is None and tune_programs:
-    grids[REFINED_ADAMW] = tuning.refined_adamw_grid(tuned["adamw"])
+    spaces.update((name, tuning.library_space(name)) for name in tuning.BASELINES)
   labels = [f"program {i}" for i in range(len(programs))]
   if tune_programs:
-    grids.update((label, tuning.grid(label, program)) for label, program in zip(labels, programs))
+    spaces.update((label, tuning.space(program, label=label))
+                  for label, program in zip(labels, programs))
   # One tuning call and one scoring call each: the evaluator's slots train together.
-  if grids:
-    tuned.update(tuning.tune(task_name, grids, tune_seed, evaluators=evaluators, **overrides))
-  names = [name for name in (*tuning.BASELINES, REFINED_ADAMW) if name in tuned]
-  chosen = [tuned[label].best if label in tuned else None for label in labels]
-  everything = [tuned[name].best.program for name in names] + [
-      point.program if point else program for point, program in zip(chosen, programs)]
-  metrics = tuning.score_per_seed(task_name, everything, seeds, evaluators=evaluators,
-                                  **overrides)
+  tuned = scoring.tune(task_name, spaces, tune_seed, budget, evaluators=evaluators,
+                       **overrides) if spaces else {}
+  names = [name for name in tuning.BASELINES if name in tuned]
+  everything = [tuned[name].program for name in names] + [
+      tuned[label].program if label in tuned else program
+      for label, program in zip(labels, programs)]
+  metrics = scoring.score_per_seed(task_name, everything, seeds, evaluators=evaluators,
+                                   **overrides)
   if cached is None:
-    cached = {name: (tuned[name].best.hyperparameters, metrics[row])
+    cached = {name: (_tuning_summary(tuned[name]), metrics[row])
               for row, name in enumerate(names)}
     if baselines is not None:
       baselines[key] = cached
   program_metrics = metrics[len(names):]
-  stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed,
+  stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed, "budget": budget,
            "baselines_cached": not names, "tuned_programs": tune_programs, "baselines": {},
-           "programs": []}
-  for name, (hyperparameters, row) in cached.items():
+           "programs": [], "reference": "adamw"}
+  for name, (summary, row) in cached.items():
     mean, std = _stats(row)
-    stage["baselines"][name] = {"hyperparameters": hyperparameters, "mean": mean, "std": std,
-                                "metrics": row.tolist()}
-  adamws = [name for name in ("adamw", REFINED_ADAMW) if name in stage["baselines"]]
-  finite = [name for name in adamws if math.isfinite(stage["baselines"][name]["mean"])]
-  stage["reference"] = min(finite or adamws, key=lambda name: stage["baselines"][name]["mean"])
-  reference = stage["baselines"][stage["reference"]]["mean"]
-  for row, point in zip(program_metrics, chosen):
+    stage["baselines"][name] = {**summary, "mean": mean, "std": std, "metrics": row.tolist()}
+  reference = stage["baselines"]["adamw"]["mean"]
+  for row, label in zip(program_metrics, labels):
     mean, std = _stats(row)
     scored = {"mean": mean, "std": std, "metrics": row.tolist(),
               "vs_adamw": tuning.log_ratio(reference, mean),
               "beats_adamw": bool(math.isfinite(mean) and mean < reference)}
-    if point is not None:
-      scored["hyperparameters"] = point.hyperparameters
+    if label in tuned:
+      scored.update(_tuning_summary(tuned[label]))
+      scored["tuned_program"] = tuned[label].program.to_text()
     stage["programs"].append(scored)
   stage["seconds"] = round(time.perf_counter() - start, 1)
   return stage
 
 
+def _tuning_summary(tuned: tuning.Tuned) -> dict:
+  return {"hyperparameters": tuned.best, "runs": tuned.runs, "at_limit": list(tuned.at_limit)}
+
+
 def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: int = 0,
            tasks: dict[str, str] | None = None, log=print, family: str | None = None,
-           holdout_seeds: int = 3, pool: int | None = None, tune_programs: bool = True) -> dict:
+           holdout_seeds: int = 3, pool: int | None = None, tune_programs: bool = True,
+           budget: int = tuning.DEFAULT_BUDGET) -> dict:
   """Runs the funnel on a run folder and writes ``run_dir/funnel/``; returns the record.
 
   ``tasks`` (``{"10x": name, "100x": name}``) defaults to ``stage_tasks(run_dir, family)``:
   the meta-validation tasks of ``family``, by default the proxy's family. ``pool``: how many
   of the best programs are read (default ``POOL_FACTOR * top_k``); ``holdout_seeds``: fresh
   proxy seeds they are scored on before the 10x stage (0: none, the pool goes straight to
-  the diversity filter). ``tune_programs``: at 10x and 100x the candidates get the same tuning
-  budget as the baselines (a learning-rate multiplier grid, ``run_stage``); on the held-out
-  seeds they run as the search scored them.
+  the diversity filter). ``tune_programs``: at 10x and 100x the candidates are tuned like the
+  baselines, ``budget`` runs each (``run_stage``); on the held-out seeds they run as the
+  search scored them.
   """
   start = time.perf_counter()
   run_dir = pathlib.Path(run_dir)
@@ -288,7 +280,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
                      "event log")
   structures = [dsl.structure_hash(c.program) for c in candidates]
   record = {"run": str(run_dir), "top_k": top_k, "seeds": seeds, "tasks": dict(tasks),
-            "tuned_programs": tune_programs, "stages": {},
+            "tuned_programs": tune_programs, "budget": budget, "stages": {},
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
                             "structure": structure, "program": c.program.to_text()}
                            for c, structure in zip(candidates, structures)]}
@@ -304,7 +296,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
     log(f"held-out: {len(candidates)} program(s) on {proxy}, seeds {held_out[0]}.."
         f"{held_out[-1]} (the search's are not among them)")
     result = run_stage(proxy, [c.program for c in candidates], held_out, tune_seed, baselines,
-                       evaluators, **overrides)
+                       evaluators, budget=budget, **overrides)
     result["candidates"] = order
     result["overrides"] = overrides
     record["stages"]["holdout"] = result
@@ -328,7 +320,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
       break
     log(f"{stage}: {len(alive)} program(s) on {tasks[stage]}, {seeds} seed(s)")
     result = run_stage(tasks[stage], [candidates[i].program for i in alive], seed_list,
-                       tune_seed, baselines, evaluators, tune_programs)
+                       tune_seed, baselines, evaluators, tune_programs, budget)
     result["candidates"] = alive
     record["stages"][stage] = result
     alive = [i for i, scored in zip(alive, result["programs"]) if scored["beats_adamw"]]
@@ -347,14 +339,13 @@ def table_rows(record: dict) -> list[dict]:
   """One dict per table row: the tuned baselines of each stage, then every candidate."""
   rows = []
   present = {name for result in record["stages"].values() for name in result["baselines"]}
-  for name in [n for n in (*tuning.BASELINES, REFINED_ADAMW) if n in present]:
+  for name in [n for n in tuning.BASELINES if n in present]:
     row = {"program": name, "id": "", "proxy_fitness": ""}
     for stage in STAGES:
       result = record["stages"].get(stage)
       base = result["baselines"].get(name) if result else None
       adamw = _reference_mean(result)
-      row.update(_stage_columns(stage, base, adamw, tuned=base["hyperparameters"] if base else
-                                None))
+      row.update(_stage_columns(stage, base, adamw, tuned=base))
     row["status"] = "tuned baseline"
     rows.append(row)
   duplicates = {int(k): v for k, v in record.get("same_structure_as", {}).items()}
@@ -369,15 +360,14 @@ def table_rows(record: dict) -> list[dict]:
         scored = result["programs"][result["candidates"].index(index)]
       scores[stage] = scored
       adamw = _reference_mean(result)
-      row.update(_stage_columns(stage, scored, adamw,
-                                tuned=scored.get("hyperparameters") if scored else None))
+      row.update(_stage_columns(stage, scored, adamw, tuned=scored))
     row["status"] = _status(index, record, scores, duplicates)
     rows.append(row)
   return rows
 
 
 def _reference_mean(result: dict | None) -> float:
-  """The metric a program had to beat at a stage (tuned AdamW, or the refined one)."""
+  """The metric a program had to beat at a stage (tuned AdamW)."""
   if not result:
     return math.nan
   return result["baselines"][result.get("reference", "adamw")]["mean"]
@@ -401,8 +391,12 @@ def _stage_columns(stage: str, scored: dict | None, adamw: float, tuned=None) ->
     return {f"{stage}_metric": "", f"{stage}_vs_adamw": ""}
   mean, std = scored["mean"], scored["std"]
   text = f"{mean:.4f} ± {std:.4f}" if math.isfinite(mean) else "failed"
-  if tuned:
-    text += " (" + ", ".join(f"{k}={v:g}" for k, v in tuned.items()) + ")"
+  if tuned and tuned.get("hyperparameters"):
+    text += " (" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in tuned["hyperparameters"].items())
+    text += f"; {tuned['runs']} runs" if "runs" in tuned else ""
+    text += f"; AT A LIMIT: {', '.join(tuned['at_limit'])}" if tuned.get("at_limit") else ""
+    text += ")"
   vs = tuning.log_ratio(adamw, mean)
   return {f"{stage}_metric": text, f"{stage}_vs_adamw": f"{vs:+.4f}" if math.isfinite(vs)
           else ""}
@@ -427,10 +421,11 @@ def markdown(record: dict) -> str:
            f"proxy fitness; {held_out}the top {record['top_k']} left, one per structure, go to "
            f"10x = `{tasks['10x']}`, then 100x = `{tasks['100x']}`; {' / '.join(metrics)}, "
            f"mean ± std over {seeds} seeds (lower is better); vs AdamW = log(tuned AdamW / "
-           "metric), against the better of the grid-tuned AdamW and, where the candidates are "
-           f"tuned, `{REFINED_ADAMW}` (that AdamW with the candidates' learning-rate multiplier "
-           "grid on top); AdamW and Lion tuned once per task on a learning-rate x weight-decay "
-           "grid."
+           "metric); AdamW and Lion tuned once per task (`proxy_tasks.tuning`: learning rate, "
+           "weight decay, betas and schedule)"
+           + (", and each candidate by the same procedure and budget"
+              if record.get("tuned_programs") else ", the candidates at their own constants")
+           + "; runs per optimizer and any optimum on a hard limit in brackets."
            + ("" if record.get("finished", True) else " **Unfinished**: the stages after "
               f"{list(stages)[-1]} have not run (yet).")
            + (f" {record['seconds']:.0f} s." if "seconds" in record else ""), "",
@@ -454,16 +449,16 @@ def write(folder: pathlib.Path, record: dict, candidates: list[Candidate]) -> No
   for index in record["survivors"]:
     candidate = candidates[index]
     program = candidate.program
-    tuned = last["programs"][last["candidates"].index(index)].get("hyperparameters")
+    scored = last["programs"][last["candidates"].index(index)]
     header = (f"# Funnel survivor: rank {index + 1} of run '{record['run']}' (program "
               f"{candidate.id}, proxy fitness {candidate.fitness:.6g}); beat tuned AdamW on "
               + (f"held-out seeds of {record['tasks']['holdout']}, " if "holdout" in
                  record["stages"] else "")
               + f"{record['tasks']['10x']} and {record['tasks']['100x']}.\n")
-    if tuned:  # as it ran at the last stage: its update times the tuned multiplier
-      program = tuning.scale_update(program, tuned["lr_multiplier"])
-      header += (f"# The last statement is the learning-rate multiplier tuned on "
-                 f"{record['tasks'][SCALED_STAGES[-1]]} ({tuned['lr_multiplier']:g}).\n")
+    if "tuned_program" in scored:  # as it ran at the last stage: at its tuned point
+      program = dsl.parse(scored["tuned_program"])
+      header += (f"# At its point tuned on {record['tasks'][SCALED_STAGES[-1]]}: "
+                 + ", ".join(f"{k}={v}" for k, v in scored["hyperparameters"].items()) + ".\n")
     atomic_write(folder / "survivors" / f"rank_{index + 1:02d}_id_{candidate.id}.py",
                  header + program.to_text())
 
@@ -480,7 +475,10 @@ def main(argv=None) -> int:
                       "tuned AdamW on before the 10x stage (3; 0: skip)")
   parser.add_argument("--as-found", action="store_true",
                       help="score the candidates at their own constants at 10x and 100x (by "
-                      "default each gets a learning-rate multiplier grid as large as AdamW's)")
+                      "default each is tuned like the baselines)")
+  parser.add_argument("--budget", type=int, default=tuning.DEFAULT_BUDGET,
+                      help=f"tuning runs per optimizer and candidate at each stage "
+                      f"({tuning.DEFAULT_BUDGET})")
   parser.add_argument("--pool", type=int, help=f"programs read from the log (default "
                       f"{POOL_FACTOR} x --top-k)")
   parser.add_argument("--family", help="family of both stages' tasks: <family>_10x and "
@@ -491,6 +489,7 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   for flag, value, lowest in (("--top-k", args.top_k, 1), ("--seeds", args.seeds, 1),
                               ("--holdout-seeds", args.holdout_seeds, 0),
+                              ("--budget", args.budget, 1),
                               ("--pool", args.pool if args.pool is not None else 1, 1)):
     if value < lowest:
       kind = "a positive" if lowest else "a non-negative"
@@ -505,7 +504,7 @@ def main(argv=None) -> int:
     record = funnel(args.run, args.top_k, args.seeds, args.tune_seed, tasks,
                     log=lambda m: print(m, file=sys.stderr, flush=True),
                     holdout_seeds=args.holdout_seeds, pool=args.pool,
-                    tune_programs=not args.as_found)
+                    tune_programs=not args.as_found, budget=args.budget)
   except (FileNotFoundError, ValueError) as error:
     print(str(error), file=sys.stderr)
     return 2

@@ -1,13 +1,13 @@
 """Replay: any program against tuned AdamW and Lion on a meta-validation task.
 
-  python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--out DIR]
+  python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--budget B]
+                                   [--space NAME:AXIS,AXIS ...] [--out DIR]
 
-1. Tuning, the same budget for each (``meta_validation.tuning``): AdamW and Lion over 5
-   learning rates x 3 weight decays, the program over 15 learning-rate multipliers; every
-   point scored on the tuning seed (``--tune-seed``, default 0). AdamW is also tuned the
-   program's way, the 15 multipliers on top of its tuned point (row ``adamw_refined``: the
-   multipliers are finer than AdamW's learning-rate steps, so a program that beats only the
-   grid-tuned AdamW may owe it to that).
+1. Tuning, the same procedure and budget for each (``proxy_tasks.tuning``): AdamW, Lion and
+   the program over learning rate, weight decay, betas and schedule (the program over those
+   it has; ``--space adamw:lr,wd`` narrows one), ``--budget`` runs each on the tuning seed
+   (``--tune-seed``, default 0). Each optimizer's tuned point, the runs it got, and any
+   optimum left on a hard limit of an axis are printed.
 2. The best point of each trained on seeds ``0 .. N-1`` with learning curves
    (``meta_validation.training``).
 3. A table: final validation metric (lower is better; ``meta_validation.tasks.metric_name``:
@@ -16,9 +16,10 @@
    step at which the seed-mean curve reaches tuned AdamW's final metric ("-": never).
 
 Outputs (written atomically; never over the program file): ``<stem>.<task>.replay.json``
-(everything: task config, seeds, grids, curves), ``.replay.md`` (the table in Markdown) and
-``.replay.png`` (learning curves), next to the program or in ``--out``. Bad input (a missing
-file, an invalid program, an unknown task) is one line on stderr and exit status 2.
+(everything: task config, seeds, tuning runs, curves), ``.replay.md`` (the table in Markdown)
+and ``.replay.png`` (learning curves), next to the program or in ``--out``. Bad input (a
+missing file, an invalid program, an unknown task, optimizer or axis) is one line on stderr
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ import numpy as np
 import dsl
 import proxy_tasks
 from meta_validation import tasks as meta_tasks
+from meta_validation import scoring
 from meta_validation import training
-from meta_validation import tuning
 from dsl.files import json_float
+from proxy_tasks import tuning
 from search.run_folder import atomic_write
 
 EVALS = 25
@@ -70,8 +72,23 @@ def _progress(quiet: bool):
                   console=Console(stderr=True), disable=quiet, transient=False)
 
 
+def spaces_for(program: dsl.Program, label: str, narrowed: dict[str, list[str]] | None = None
+               ) -> dict[str, tuning.Space]:
+  """The spaces of a replay: the baselines and the program (``label``), each over every axis
+  it has unless ``narrowed`` names some (``{optimizer or label: [axis, ...]}``)."""
+  narrowed = narrowed or {}
+  unknown = sorted(set(narrowed) - {*tuning.BASELINES, label})
+  if unknown:
+    raise tuning.SpaceError(f"--space: unknown optimizer '{unknown[0]}'; expected one of "
+                            f"{', '.join((*tuning.BASELINES, label))}")
+  spaces = {name: tuning.library_space(name, narrowed.get(name)) for name in tuning.BASELINES}
+  spaces[label] = tuning.space(program, narrowed.get(label), label=label)
+  return spaces
+
+
 def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int = 0,
            label: str = "program", quiet: bool = True, evals: int = EVALS,
+           budget: int = tuning.DEFAULT_BUDGET, narrowed: dict | None = None,
            **overrides) -> dict:
   """Tunes and trains ``program``, AdamW and Lion on ``task_name``; the JSON record."""
   start = time.perf_counter()
@@ -79,33 +96,24 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
     label = f"{label} (program)"
   task = proxy_tasks.get(task_name, **overrides)
   eval_seeds = tuple(range(seeds))
-  grids = {"adamw": tuning.grid("adamw"), "lion": tuning.grid("lion"),
-           label: tuning.grid(label, program)}
+  spaces = spaces_for(program, label, narrowed)
   with _progress(quiet) as progress:
-    tuning_bar = progress.add_task(f"tuning on seed {tune_seed}",
-                                   total=sum(len(g) for g in grids.values())
-                                   + len(tuning.LR_MULTIPLIERS))
-    tuned = tuning.tune(task_name, grids, tune_seed,
-                        on_done=lambda n: progress.advance(tuning_bar, n), **overrides)
-    # AdamW tuned the way the program is (its multipliers are finer than AdamW's grid).
-    refined = {tuning.REFINED_ADAMW: tuning.refined_adamw_grid(tuned["adamw"])}
-    tuned.update(tuning.tune(task_name, refined, tune_seed,
-                             on_done=lambda n: progress.advance(tuning_bar, n), **overrides))
-    grids = {"adamw": grids["adamw"], **refined,
-             **{name: grid for name, grid in grids.items() if name != "adamw"}}
+    tuning_bar = progress.add_task(f"tuning on seed {tune_seed}", total=budget * len(spaces))
+    tuned = scoring.tune(task_name, spaces, tune_seed, budget,
+                         on_done=lambda n: progress.advance(tuning_bar, n), **overrides)
     curves = {}
     for name, result in tuned.items():
       bar = progress.add_task(f"{name} x {seeds} seeds", total=task.config.steps)
       curves[name] = training.train(
-          task, result.best.program, eval_seeds, evals,
+          task, result.program, eval_seeds, evals,
           on_chunk=lambda done, total, bar=bar: progress.update(bar, completed=done))
   adamw_final = float(np.mean(curves["adamw"].final))
-  rows = [Row(name, tuned[name].best.hyperparameters, curves[name],
-              curves[name].steps_to_reach(adamw_final)) for name in grids]
+  rows = [Row(name, tuned[name].best, curves[name],
+              curves[name].steps_to_reach(adamw_final)) for name in spaces]
   return {
       "task": dataclasses.asdict(task.config),
       "metric": f"{meta_tasks.metric_name(task_name)}, lower is better",
-      "eval_seeds": list(eval_seeds), "tune_seed": tune_seed,
+      "eval_seeds": list(eval_seeds), "tune_seed": tune_seed, "budget": budget,
       "program": program.to_text(), "label": label,
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
                 "final_mean": json_float(r.mean), "final_std": json_float(r.std),
@@ -113,11 +121,10 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
                 "log_adamw_over_metric": json_float(tuning.log_ratio(adamw_final, r.mean)),
                 "steps_to_adamw_final": r.steps_to_adamw,
                 "tuning": tuned[r.optimizer].to_json(),
-                "tuned_program": tuned[r.optimizer].best.program.to_text(),
+                "tuned_program": tuned[r.optimizer].program.to_text(),
                 "curves": r.curves.to_json()} for r in rows],
       "seconds": round(time.perf_counter() - start, 1),
   }
-
 
 
 def _float(value) -> float:
@@ -125,24 +132,29 @@ def _float(value) -> float:
 
 
 def _hyper_text(hyperparameters: dict) -> str:
-  return ", ".join(f"{k}={v:g}" for k, v in hyperparameters.items())
+  return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                   for k, v in hyperparameters.items())
 
 
 def markdown_table(record: dict) -> str:
   """The replay table in Markdown (pasteable into a README)."""
   config = record["task"]
   lines = [f"Task `{config['name']}` ({config['steps']} steps), {len(record['eval_seeds'])} "
-           f"seeds, {record['metric']}, each optimizer tuned on "
-           f"{len(record['rows'][0]['tuning']['grid'])} grid points:",
+           f"seeds, {record['metric']}; each optimizer tuned by `proxy_tasks.tuning` with a "
+           f"budget of {record.get('budget', '?')} runs on seed {record['tune_seed']} (runs "
+           "used in the table; an optimum on an axis' hard limit is flagged):",
            "",
-           "| optimizer | tuned | final metric (mean ± std) | log(AdamW / metric) "
+           "| optimizer | tuned | tuning runs | final metric (mean ± std) | log(AdamW / metric) "
            "| steps to AdamW's final |",
-           "|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|"]
   for row in record["rows"]:
     mean, std = _float(row["final_mean"]), _float(row["final_std"])
     vs = _float(row["log_adamw_over_metric"])
     reach = row["steps_to_adamw_final"]
-    lines.append(f"| {row['optimizer']} | {_hyper_text(row['hyperparameters'])} "
+    limits = row["tuning"].get("at_limit") or []
+    flag = f" **optimum at the limit of {', '.join(limits)}**" if limits else ""
+    lines.append(f"| {row['optimizer']} | {_hyper_text(row['hyperparameters'])}{flag} "
+                 f"| {row['tuning'].get('runs', '?')} "
                  f"| {mean:.4f} ± {std:.4f} | {vs:+.4f} | {'-' if reach is None else reach} |")
   return "\n".join(lines) + "\n"
 
@@ -193,6 +205,13 @@ def write(record: dict, paths: dict[str, pathlib.Path]) -> None:
   atomic_write(paths["png"], plot(record))
 
 
+def _tuned_of(row: dict, budget: int) -> tuning.Tuned:
+  """The ``Tuned`` summary of a record's row (for the report)."""
+  t = row["tuning"]
+  return tuning.Tuned(row["optimizer"], t["best"], _float(t["best_metric"]),
+                      dsl.parse(t["program"]), t["runs"], budget, tuple(t["at_limit"]), ())
+
+
 def _fail(message: str) -> int:
   print(message, file=sys.stderr)
   return 2
@@ -208,6 +227,11 @@ def main(argv=None) -> int:
   parser.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..N-1 (3)")
   parser.add_argument("--tune-seed", type=int, default=0, help="seed of the tuning runs (0)")
   parser.add_argument("--steps", type=int, help="override the task's steps")
+  parser.add_argument("--budget", type=int, default=tuning.DEFAULT_BUDGET,
+                      help=f"tuning runs per optimizer ({tuning.DEFAULT_BUDGET})")
+  parser.add_argument("--space", action="append", default=[], metavar="NAME:AXIS,AXIS",
+                      help="tune optimizer NAME (adamw, lion, or the program's file stem) over "
+                      f"these axes only (of {', '.join(tuning.AXES)}); repeatable")
   parser.add_argument("--out", type=pathlib.Path, help="output folder (default: the program's)")
   parser.add_argument("--quiet", action="store_true", help="no progress display")
   args = parser.parse_args(argv)
@@ -220,6 +244,14 @@ def main(argv=None) -> int:
     return _fail(f"--seeds: expected a positive integer, got {args.seeds}")
   if args.steps is not None and args.steps < 1:
     return _fail(f"--steps: expected a positive integer, got {args.steps}")
+  if args.budget < 1:
+    return _fail(f"--budget: expected a positive integer, got {args.budget}")
+  narrowed = {}
+  for text in args.space:
+    name, _, axes = text.partition(":")
+    if not name or not axes:
+      return _fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
+    narrowed[name] = [a for a in axes.split(",") if a]
   try:
     program = dsl.parse_file(args.program)
   except dsl.ProgramError as error:
@@ -230,8 +262,18 @@ def main(argv=None) -> int:
   if any(p.resolve() == args.program.resolve() for p in paths.values()):
     return _fail(f"{args.program}: an output would overwrite the program; pick --out")
   overrides = {} if args.steps is None else {"steps": args.steps}
-  record = replay(program, args.task, args.seeds, args.tune_seed, label=args.program.stem,
-                  quiet=args.quiet, **overrides)
+  label = args.program.stem
+  if label in tuning.BASELINES:
+    narrowed = {(f"{label} (program)" if k == label and k not in narrowed else k): v
+                for k, v in narrowed.items()}
+  try:
+    spaces_for(program, f"{label} (program)" if label in tuning.BASELINES else label, narrowed)
+  except tuning.SpaceError as error:
+    return _fail(str(error))
+  record = replay(program, args.task, args.seeds, args.tune_seed, label=label,
+                  quiet=args.quiet, budget=args.budget, narrowed=narrowed, **overrides)
+  print(tuning.report({row["optimizer"]: _tuned_of(row, record["budget"])
+                       for row in record["rows"]}), file=sys.stderr)
   write(record, paths)
   print(markdown_table(record))
   print(f"wrote {paths['json']}, {paths['md']}, {paths['png']} ({record['seconds']} s)")

@@ -1,13 +1,16 @@
-"""Tuned baselines: AdamW and Lion over a learning-rate x weight-decay grid, on one task.
+"""Tuned baselines on one task: each optimizer tuned by ``proxy_tasks.tuning``.
 
-  python -m proxy_tasks.baselines --task mlp_digits [--steps 300] [--seeds 0 1] [--out runs/baselines]
+  python -m proxy_tasks.baselines --task mlp_digits [--optimizers adamw lion sgd_momentum]
+                                  [--budget 32] [--space adamw:lr,wd] [--steps 300]
+                                  [--seeds 0 1] [--out runs/baselines]
 
-The grids (``dsl.hyperparameters.GRIDS``) are made by rewriting the learning-rate and
-weight-decay constants of the built-in programs (programs are data). Every point is scored by
-``proxy_tasks.Evaluator`` (fitness normalised against the task's fitness reference, tuned
-AdamW by default: the best AdamW point scores 0). The results go to ``<out>/<task>.json`` (written atomically: a
-temporary file renamed over the old one), with each point's program text, metric, fitness and
-status and the best point of each optimizer; a table is printed.
+Every optimizer (a built-in program, ``python -m dsl list``) gets the same procedure and
+budget of runs (``proxy_tasks.tuning``: learning rate, weight decay, betas and schedule, the
+axes it has; ``--space NAME:AXIS,AXIS`` narrows one). Every run is scored by
+``proxy_tasks.Evaluator`` on the task's seeds (the metric is their mean). The results go to
+``<out>/<task>.json`` (written atomically): every run's point and metric, and each
+optimizer's best point, its program, the runs it took and any optimum left on a hard limit;
+a table is printed.
 """
 
 from __future__ import annotations
@@ -15,42 +18,36 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import pathlib
 import sys
 
-import dsl
-from dsl import hyperparameters
 from dsl.files import atomic_write, json_float
 from proxy_tasks import registry
+from proxy_tasks import tuning
 from proxy_tasks.evaluator import Evaluator
 
 DEFAULT_OUT = pathlib.Path("runs/baselines")
+DEFAULT_OPTIMIZERS = ("adamw", "lion")
 
 
-def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides) -> dict:
-  """Scores the grids on the task, writes ``out/<task>.json`` atomically, returns its content."""
-  grids = hyperparameters.GRIDS if grids is None else grids
+def run(task_name: str, out: pathlib.Path = DEFAULT_OUT,
+        optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS, budget: int = tuning.DEFAULT_BUDGET,
+        narrowed: dict[str, list[str]] | None = None, **overrides) -> dict:
+  """Tunes ``optimizers`` on the task, writes ``out/<task>.json`` atomically, returns it."""
+  narrowed = narrowed or {}
+  unknown = sorted(set(narrowed) - set(optimizers))
+  if unknown:
+    raise tuning.SpaceError(f"--space: '{unknown[0]}' is not one of the optimizers "
+                            f"({', '.join(optimizers)})")
+  spaces = {name: tuning.library_space(name, narrowed.get(name)) for name in optimizers}
   task = registry.get(task_name, **overrides)
-  evaluator = Evaluator(task)
-  points, programs = [], []
-  for optimizer, spec in grids.items():
-    for point, program in hyperparameters.grid(dsl.library.load(optimizer), spec):
-      points.append({"optimizer": optimizer, **point})
-      programs.append(program)
-  for point, program, result in zip(points, programs, evaluator.evaluate(programs)):
-    point.update(metric=json_float(result.metric), fitness=json_float(result.fitness),
-                 normalized=json_float(result.normalized), status=result.status,
-                 reason=result.reason, program=program.to_text())
-  best = {}
-  for point in points:
-    current = best.get(point["optimizer"])
-    if point["status"] == "ok" and (current is None or point["metric"] < current["metric"]):
-      best[point["optimizer"]] = point
-  content = {"task": dataclasses.asdict(task.config), "reference": task.config.fitness_reference,
-             "reference_metric": evaluator.reference_metric,
-             "metric": "validation metric, lower is better (proxy_tasks.tasks)",
-             "points": points, "best": best}
+  evaluator = Evaluator(task, normalize=False)
+  tuned = tuning.tune(spaces, evaluator.metrics, budget)
+  content = {"task": dataclasses.asdict(task.config),
+             "metric": "validation metric, lower is better (proxy_tasks.tasks), mean over "
+                       "the task's seeds",
+             "budget": budget,
+             "optimizers": {name: t.to_json() for name, t in tuned.items()}}
   write_json_atomic(out / f"{task.name}.json", content)
   return content
 
@@ -62,13 +59,14 @@ def write_json_atomic(path: pathlib.Path, content) -> None:
 
 
 def format_table(content: dict) -> str:
-  lines = [f"{'optimizer':10s} {'lr':>8s} {'wd':>6s} {'metric':>10s} {'fitness':>9s}  status"]
-  for p in content["points"]:
-    metric = p["metric"] if isinstance(p["metric"], float) else math.nan
-    fitness = p["fitness"] if isinstance(p["fitness"], float) else -math.inf
-    mark = " *" if content["best"].get(p["optimizer"]) is p else ""
-    lines.append(f"{p['optimizer']:10s} {p['lr']:8.0e} {p['wd']:6.3g} {metric:10.5f} "
-                 f"{fitness:9.4f}  {p['status']}{mark}")
+  lines = []
+  for name, t in content["optimizers"].items():
+    best = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in t["best"].items())
+    metric = t["best_metric"]
+    flag = f"  OPTIMUM AT A LIMIT: {', '.join(t['at_limit'])}" if t["at_limit"] else ""
+    metric_text = f"{metric:.5f}" if isinstance(metric, float) else str(metric)
+    lines.append(f"{name:14s} {best:62s} {metric_text:>9s}  runs {t['runs']}/{t['budget']}{flag}")
   return "\n".join(lines)
 
 
@@ -77,24 +75,47 @@ def main(argv=None) -> int:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--task", default=registry.DEFAULT_PROXY,
                       help=f"proxy task (default {registry.DEFAULT_PROXY})")
+  parser.add_argument("--optimizers", nargs="+", default=list(DEFAULT_OPTIMIZERS),
+                      help=f"built-in programs to tune (default {' '.join(DEFAULT_OPTIMIZERS)})")
+  parser.add_argument("--budget", type=int, default=tuning.DEFAULT_BUDGET,
+                      help=f"tuning runs per optimizer (default {tuning.DEFAULT_BUDGET})")
+  parser.add_argument("--space", action="append", default=[], metavar="NAME:AXIS,AXIS",
+                      help="tune NAME over these axes only; repeatable")
   parser.add_argument("--steps", type=int, help="override the task's steps")
   parser.add_argument("--seeds", type=int, nargs="+", help="override the task's seeds")
   parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
                       help=f"folder of the JSON results (default {DEFAULT_OUT})")
   args = parser.parse_args(argv)
-  if args.task not in registry.names():
-    print(f"--task: unknown proxy task '{args.task}'; expected one of "
-          f"{', '.join(registry.names())}", file=sys.stderr)
+
+  def fail(message: str) -> int:
+    print(message, file=sys.stderr)
     return 2
+
+  if args.task not in registry.names():
+    return fail(f"--task: unknown proxy task '{args.task}'; expected one of "
+                f"{', '.join(registry.names())}")
   overrides = {}
   if args.steps is not None:
     if args.steps < 1:
-      print(f"--steps: expected a positive integer, got {args.steps}", file=sys.stderr)
-      return 2
+      return fail(f"--steps: expected a positive integer, got {args.steps}")
     overrides["steps"] = args.steps
   if args.seeds:
     overrides["seeds"] = tuple(args.seeds)
-  content = run(args.task, args.out, **overrides)
+  if args.budget < 1:
+    return fail(f"--budget: expected a positive integer, got {args.budget}")
+  narrowed = {}
+  for text in args.space:
+    name, _, axes = text.partition(":")
+    if not name or not axes:
+      return fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
+    narrowed[name] = [a for a in axes.split(",") if a]
+  try:
+    for name in args.optimizers:
+      tuning.library_space(name, narrowed.get(name))
+    content = run(args.task, args.out, tuple(args.optimizers), args.budget, narrowed,
+                  **overrides)
+  except tuning.SpaceError as error:
+    return fail(f"--optimizers/--space: {error}")
   print(format_table(content))
   print(f"wrote {args.out / (args.task + '.json')}")
   return 0

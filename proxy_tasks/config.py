@@ -52,9 +52,11 @@ class TaskConfig:
       is checked (more chunks: finer timeout, a little more dispatch).
     noise: gradient-noise scale of the toy objectives.
     fitness_reference: what fitness is normalised against (``proxy_tasks.evaluator``):
-      ``tuned_adamw`` (the best AdamW of ``hyperparameters.GRIDS["adamw"]`` on this task),
-      ``adamw`` (the library AdamW as the paper writes it: lr 1e-3, weight decay 0.01) or
-      ``none`` (fitness is minus the metric).
+      ``tuned_adamw`` (AdamW tuned on this task by ``proxy_tasks.tuning``), ``adamw`` (the
+      library AdamW as the paper writes it: lr 1e-3, weight decay 0.01) or ``none`` (fitness
+      is minus the metric).
+    tuning_budget: runs that tuning AdamW for the ``tuned_adamw`` reference may take (and
+      the warm start of a search, ``tune_initial``, which is tuned the same way).
   """
   name: str = "mlp_digits"
   model: str = "mlp"
@@ -78,6 +80,7 @@ class TaskConfig:
   chunks: int = 1
   noise: float = 0.1
   fitness_reference: str = "tuned_adamw"
+  tuning_budget: int = 32
 
   def __post_init__(self):
     if isinstance(self.seeds, int):
@@ -94,6 +97,9 @@ class TaskConfig:
     if self.fitness_reference not in FITNESS_REFERENCES:
       raise ValueError(f"task '{self.name}': fitness_reference must be one of "
                        f"{', '.join(FITNESS_REFERENCES)}, got {self.fitness_reference!r}")
+    if self.tuning_budget < 1:
+      raise ValueError(f"task '{self.name}': tuning_budget must be >= 1, got "
+                       f"{self.tuning_budget}")
     if self.chunks < 1:
       raise ValueError(f"task '{self.name}': chunks must be >= 1, got {self.chunks}")
 

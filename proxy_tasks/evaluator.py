@@ -40,9 +40,10 @@ Fitness (**higher is better**, ``-inf`` on failure)::
   fitness     = normalized
 
 The reference is the task's ``fitness_reference`` (``proxy_tasks.TaskConfig``), found once
-per evaluator on the same task and seeds: by default ``tuned_adamw``, the best of AdamW over
-``hyperparameters.GRIDS["adamw"]`` (5 learning rates x 3 weight decays), so ``fitness > 0`` means better than AdamW tuned on the same budget;
-``adamw`` is the library AdamW as the paper writes it (lr 1e-3, weight decay 0.01). With
+per evaluator on the same task and seeds: by default ``tuned_adamw``, AdamW tuned by
+``proxy_tasks.tuning`` (learning rate, weight decay, betas and schedule; ``tuning_budget``
+runs), so ``fitness > 0`` means better than AdamW tuned on this task; ``adamw`` is the
+library AdamW as the paper writes it (lr 1e-3, weight decay 0.01). With
 ``normalize=False``, ``fitness_reference: none``, or if every reference run fails,
 ``fitness = -metric``.
 """
@@ -62,10 +63,10 @@ import numpy as np
 from jax import lax
 
 import dsl
-from dsl import hyperparameters
 from dsl.program import Program
 from proxy_tasks import encoding
 from proxy_tasks import interpreter as interp
+from proxy_tasks import tuning
 from proxy_tasks.tasks import Task
 
 OK, NAN, DIVERGED, EARLY_STOPPED = 0, 1, 2, 3
@@ -266,6 +267,7 @@ class Evaluator:
     self._run: _Run | None = None
     self._compiled: set[int] = set()
     self._reference: tuple[Program | None, float] | None = None
+    self.reference_tuning: tuning.Tuned | None = None  # how tuned AdamW was found
 
   # Setup, lazily.
   def _ensure(self) -> _Run:
@@ -297,20 +299,18 @@ class Evaluator:
     the task's ``fitness_reference`` (``(None, nan)`` for ``none`` or ``normalize=False``)."""
     if self._reference is None:
       kind = self.task.config.fitness_reference if self.normalize else "none"
-      adamw = dsl.library.load("adamw")
-      if kind == "none":
-        candidates = []
-      elif kind == "tuned_adamw":
-        candidates = [p for _, p in hyperparameters.grid(adamw, hyperparameters.GRIDS["adamw"])]
-      else:
-        candidates = [adamw]
-      results = self._evaluate(candidates, normalized_by=None)
-      scored = [(r.metric, i) for i, r in enumerate(results) if r.ok]
-      if scored:
-        metric, best = min(scored)
-        self._reference = (candidates[best], metric)
-      else:
-        self._reference = (None, math.nan)
+      self._reference = (None, math.nan)
+      if kind == "tuned_adamw":
+        tuned = tuning.tune({"adamw": tuning.library_space("adamw")}, self.metrics,
+                            self.task.config.tuning_budget)["adamw"]
+        self.reference_tuning = tuned
+        if not tuned.failed:
+          self._reference = (tuned.program, tuned.best_metric)
+      elif kind == "adamw":
+        adamw = dsl.library.load("adamw")
+        metric, = self.metrics([adamw])
+        if math.isfinite(metric):
+          self._reference = (adamw, metric)
     return self._reference
 
   @property
@@ -319,6 +319,10 @@ class Evaluator:
     return self.reference[1]
 
   # Scoring.
+  def metrics(self, programs: Sequence[Program]) -> list[float]:
+    """The raw validation metric of each program (NaN for a failed run), not normalised."""
+    return [r.metric if r.ok else math.nan for r in self._evaluate(list(programs), None)]
+
   def evaluate(self, programs: Sequence[Program]) -> list[Result]:
     """One ``Result`` per program, in order."""
     return self._evaluate(list(programs), self.reference_metric)

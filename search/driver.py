@@ -35,7 +35,6 @@ import time
 from typing import Any, Callable
 
 import dsl
-from dsl import hyperparameters
 from dsl.files import json_safe
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
@@ -325,21 +324,36 @@ class Search:
     return [results[work.id] for work in works]
 
   def _tune_initial(self, program: Program) -> tuple[Program, dict[str, Any], str] | None:
-    """The initial program at the best learning rate and weight decay of the AdamW grid on
-    the proxy task, with its result; the grid goes to ``programs/initial_tuning.json``."""
-    points = hyperparameters.grid(program, hyperparameters.GRIDS["adamw"])
-    scored = self._score_now([candidate for _, candidate in points])
-    if scored is None:
+    """The initial program tuned on the proxy task by ``proxy_tasks.tuning`` (the procedure
+    and budget of the fitness reference, so tuned AdamW as a warm start scores 0), with its
+    result; every run goes to ``programs/initial_tuning.json``."""
+    from proxy_tasks import tuning  # pylint: disable=import-outside-toplevel
+    scored: dict[str, tuple[dict[str, Any], str]] = {}
+    interrupted = False
+
+    def score(programs: list[Program]) -> list[float]:
+      nonlocal interrupted
+      results = None if interrupted else self._score_now(programs)
+      if results is None:
+        interrupted = True
+        return [math.nan] * len(programs)
+      for candidate, (result, worker) in zip(programs, results):
+        scored[candidate.to_text()] = (result, worker)
+      return [result.get("metric") if result["status"] == "ok" else math.nan
+              for result, _ in results]
+
+    budget = int(self.config.task.overrides.get("tuning_budget", tuning.DEFAULT_BUDGET))
+    tuned = tuning.tune({"initial": tuning.space(program, label="initial_program")}, score,
+                        budget)["initial"]
+    if interrupted:
       return None
-    record = [{**point, "fitness": _fitness(result["fitness"]), "metric": result.get("metric"),
-               "status": result["status"]} for (point, _), (result, _) in zip(points, scored)]
-    best = max(range(len(points)), key=lambda i: (record[i]["fitness"], -i))
     run_folder_lib.atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
-        json_safe({"grid": hyperparameters.GRIDS["adamw"], "best": record[best],
-                   "points": record}), indent=2))
-    self.log(f"tuned the initial program: lr {record[best]['lr']:g}, weight decay "
-             f"{record[best]['wd']:g} (fitness {record[best]['fitness']:.4f})")
-    return points[best][1], scored[best][0], scored[best][1]
+        json_safe(tuned.to_json()), indent=2))
+    self.log(f"tuned the initial program: {tuned.describe()} (metric {tuned.best_metric:.4g}, "
+             f"{tuned.runs} runs" + (f"; optimum at the limit of {', '.join(tuned.at_limit)}"
+                                      if tuned.at_limit else "") + ")")
+    result, worker = scored[tuned.program.to_text()]
+    return tuned.program, result, worker
 
   def _score_initial(self) -> None:
     """Scores the warm start (child 0), tuned first if so configured, and fills every island

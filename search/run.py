@@ -21,7 +21,6 @@ import argparse
 import pathlib
 import sys
 
-from dsl import hyperparameters
 from dsl.program import ProgramError
 from search import config as config_lib
 from search import driver, mutation, progress, run_folder, workers
@@ -85,13 +84,10 @@ def _check_task(config: config_lib.SearchConfig) -> None:
   if config.evolution.strategy == "constants" and not mutation.constant_slots(initial):
     raise UsageError(f"evolution.strategy: constants: {config.initial_program} has no nonzero "
                      "constant to tune")
-  if config.tune_initial:
-    try:
-      hyperparameters.with_hyperparameters(initial, lr=1.0, wd=1.0)
-    except ValueError as e:
-      raise UsageError(f"tune_initial: {config.initial_program}: {e} (set tune_initial: "
-                       "false)") from None
   import proxy_tasks  # pylint: disable=import-outside-toplevel
+  from proxy_tasks import tuning  # pylint: disable=import-outside-toplevel
+  if config.tune_initial:
+    tuning.space(initial, label=f"tune_initial: {config.initial_program}")  # it always has lr
   meta = config.meta_validation
   checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]
   # The monitor's own one-slot evaluator builds registered tasks too: check the name then.

@@ -12,6 +12,7 @@ import pytest
 
 import dsl
 from dsl import functions as fns
+from dsl import source_export
 from dsl.__main__ import function_table
 from dsl.compiler import apply
 from dsl.program import Type
@@ -190,7 +191,7 @@ def test_clip_scales_the_tree_to_the_global_norm_bound(scale, bound):
 
 
 # Adding a function is adding one row: the rest of the language picks it up from the table.
-NEW_ROW = ('    _unary("softsign", lambda x: x / (1.0 + jnp.abs(x)), "soft_sign", '
+NEW_ROW = ('    _unary("softsign", "lambda x: x / (1.0 + jnp.abs(x))", "soft_sign", '
            'doc="x / (1 + |x|)"),\n')
 
 
@@ -225,6 +226,8 @@ def test_adding_one_row_makes_a_function_of_the_language(one_more_row):
   norm_x = math.sqrt((2 / 3) ** 2 + 0.75 ** 2)
   np.testing.assert_allclose(update["x"], np.full(3, 2 * norm_x / (1 + norm_x)), rtol=1e-6)
   assert "`softsign(x)`" in function_table()
+  exported = source_export.optax_module(program)  # the standalone module writes its source
+  assert "def _softsign(x):\n  return x / (1.0 + jnp.abs(x))\n" in exported
   with pytest.raises(dsl.ProgramError, match="'softsign' takes 1 argument, got 2"):
     dsl.parse("def train(w, g, lr):\n  u = softsign(g, g)\n  return u\n")
 

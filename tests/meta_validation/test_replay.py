@@ -5,36 +5,37 @@ import json
 import pytest
 
 import dsl
-from meta_validation import replay, tuning
+from meta_validation import replay
+from proxy_tasks import tuning
 
 
 def test_replay_writes_record_table_and_plot_next_to_the_program(tmp_path, capsys):
   program_path = tmp_path / "found.py"
-  text = dsl.library.text("lion")
+  text = dsl.library.text("program1")  # Lion as printed: no learning-rate constant
   program_path.write_text(text)
   assert replay.main([str(program_path), "--task", "quadratic", "--seeds", "2", "--steps", "30",
-                      "--quiet"]) == 0
+                      "--budget", "12", "--quiet"]) == 0
   assert program_path.read_text() == text  # never clobbered
   stem = str(tmp_path / "found.quadratic.replay")
   record = json.loads(open(stem + ".json").read())
-  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "adamw_refined", "lion", "found"]
+  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "lion", "found"]
   assert record["eval_seeds"] == [0, 1] and record["task"]["steps"] == 30
   for row in record["rows"]:
-    assert len(row["final_per_seed"]) == 2 and len(row["tuning"]["grid"]) == len(tuning.LR_MULTIPLIERS)
+    assert len(row["final_per_seed"]) == 2 and row["tuning"]["runs"] >= 12
     assert row["curves"]["eval_steps"][-1] == 30
-  adamw, refined = record["rows"][0], record["rows"][1]
-  assert adamw["log_adamw_over_metric"] == 0.0
-  # AdamW tuned the program's way: its grid point, then the multipliers on top.
-  assert {k: refined["hyperparameters"][k] for k in ("lr", "wd")} == adamw["hyperparameters"]
-  assert refined["hyperparameters"]["lr_multiplier"] in tuning.LR_MULTIPLIERS
-  assert adamw["steps_to_adamw_final"] is not None
-  # The program row is tuned over the multiplier grid: its best point is the grid's minimum.
-  found = record["rows"][3]
-  metrics = [p["metric"] for p in found["tuning"]["grid"] if isinstance(p["metric"], float)]
-  assert found["tuning"]["best_metric"] == min(metrics)
+    metrics = [t["metric"] for t in row["tuning"]["trials"] if isinstance(t["metric"], float)]
+    assert row["tuning"]["best_metric"] == min(metrics)
+    assert set(row["hyperparameters"]) >= {"lr", "schedule"}
+  adamw, lion, found = record["rows"]
+  assert adamw["log_adamw_over_metric"] == 0.0 and adamw["steps_to_adamw_final"] is not None
+  # Lion as printed tunes exactly like the library's Lion.
+  assert found["hyperparameters"] == lion["hyperparameters"]
+  assert found["final_mean"] == pytest.approx(lion["final_mean"], rel=1e-4)
   assert open(stem + ".png", "rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
   table = open(stem + ".md").read()
-  assert "| found | lr_multiplier=" in table and table in capsys.readouterr().out
+  out = capsys.readouterr()
+  assert "| found | lr=" in table and table in out.out
+  assert "runs 12/12" in out.err or "runs 1" in out.err  # the tuning report
 
 
 def test_replay_out_folder_and_baseline_named_program(tmp_path):
@@ -42,10 +43,10 @@ def test_replay_out_folder_and_baseline_named_program(tmp_path):
   program_path.write_text(dsl.library.text("lion"))
   out = tmp_path / "out"
   assert replay.main([str(program_path), "--task", "quadratic", "--seeds", "1", "--steps", "10",
-                      "--quiet", "--out", str(out)]) == 0
+                      "--budget", "4", "--space", "lion:lr", "--quiet", "--out", str(out)]) == 0
   record = json.loads((out / "lion.quadratic.replay.json").read_text())
-  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "adamw_refined", "lion",
-                                                       "lion (program)"]
+  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "lion", "lion (program)"]
+  assert set(record["rows"][1]["hyperparameters"]) == {"lr"}  # narrowed by --space
 
 
 @pytest.mark.parametrize("args, message", [
@@ -53,6 +54,10 @@ def test_replay_out_folder_and_baseline_named_program(tmp_path):
     (["bad.py"], "bad.py:2:"),
     (["good.py", "--task", "nope"], "unknown task 'nope'"),
     (["good.py", "--seeds", "0"], "--seeds"),
+    (["good.py", "--budget", "0"], "--budget"),
+    (["good.py", "--space", "adamx:lr"], "unknown optimizer 'adamx'"),
+    (["good.py", "--space", "adamw:momentum"], "unknown axis 'momentum'"),
+    (["good.py", "--space", "adamw"], "expected NAME:AXIS"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
   monkeypatch.chdir(tmp_path)

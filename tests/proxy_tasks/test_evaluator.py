@@ -7,7 +7,6 @@ import pytest
 
 import dsl
 import proxy_tasks
-from dsl import hyperparameters
 from proxy_tasks import reference
 
 TOY = "linear_regression"
@@ -54,14 +53,15 @@ def test_tuned_adamw_is_the_zero_of_the_normalized_fitness(toy):
   task, evaluator = toy
   assert task.config.fitness_reference == "tuned_adamw"
   tuned, metric = evaluator.reference
-  grid = [p for _, p in hyperparameters.grid(dsl.library.load("adamw"),
-                                             hyperparameters.GRIDS["adamw"])]
-  assert tuned in grid
+  tuning = evaluator.reference_tuning
+  assert tuned == tuning.program and tuning.runs >= task.config.tuning_budget
+  grid = [tuning.program] + [proxy_tasks.tuning.library_space("adamw").apply(point)
+                             for point, _ in tuning.trials]
   results = evaluator.evaluate([tuned] + grid)
   assert results[0].normalized == pytest.approx(0.0, abs=1e-9)
   assert results[0].metric == pytest.approx(metric, rel=1e-6)
   assert results[0].fitness == results[0].normalized
-  assert all(r.fitness <= 1e-6 for r in results[1:])  # the best point of the grid is the zero
+  assert all(r.fitness <= 1e-6 for r in results[1:])  # the best point tuned is the zero
   library, = evaluator.evaluate([dsl.library.load("adamw")])
   assert library.fitness < 0  # lr 1e-3 is far from tuned on 60 steps
 

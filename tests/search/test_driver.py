@@ -8,7 +8,7 @@ import json
 import pytest
 
 import dsl
-from dsl import hyperparameters
+from proxy_tasks import tuning
 from search import driver, run_folder, workers
 from tests.search import fakes
 from tests.search.helpers import run_search, small_config, trajectory
@@ -218,17 +218,20 @@ class _LearningRateEvaluator(fakes.FakeEvaluator):
     return out
 
 
-def test_tune_initial_starts_from_the_best_point_of_the_grid(tmp_path):
+def test_tune_initial_starts_from_the_tuned_point(tmp_path):
   config = small_config(tmp_path, max_programs=50, overrides=["tune_initial=true"])
   search, folder, evaluator = run_search(config, evaluator=_LearningRateEvaluator())
   initial = folder.events()[0]
   assert "lr = lr * 0.01\n" in initial["program"] and "wd = w * 0.1\n" in initial["program"]
-  grid = hyperparameters.grid(dsl.library.load("adamw"), hyperparameters.GRIDS["adamw"])
-  assert evaluator.scored[:len(grid)] == [p.to_text() for _, p in grid]
-  assert len(evaluator.scored) == len(set(evaluator.scored))  # the winner is not scored again
   record = json.loads((folder.programs / "initial_tuning.json").read_text())
-  assert len(record["points"]) == len(grid) and record["best"]["lr"] == 0.01
-  assert search.state.initial.fitness == record["best"]["fitness"]
+  space = tuning.library_space("adamw")
+  runs = [space.apply({k: v for k, v in t.items() if k != "metric"}).to_text()
+          for t in record["trials"]]
+  assert evaluator.scored[:len(runs)] == runs  # proxy_tasks.tuning's runs, in its order
+  assert len(evaluator.scored) == len(set(evaluator.scored))  # the winner is not scored again
+  assert record["best"]["lr"] == 0.01 and record["best"]["wd"] == 0.1
+  assert record["runs"] == len(runs) == tuning.DEFAULT_BUDGET
+  assert search.state.initial.fitness == -record["best_metric"]
   # Resumed, the run keeps its tuned warm start and does not tune again.
   again = driver.Search(config, folder, workers.LocalPool(_LearningRateEvaluator()))
   again.run()
