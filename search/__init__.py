@@ -10,5 +10,7 @@ Read in this order, following one program from config to ``runs/``:
 * ``search.run_folder``: events.jsonl (and its gzipped segments), checkpoint, metrics.csv,
   programs/, progress.png;
 * ``search.driver``: the loop that ties them together, and resume;
-* ``search.run``: ``python -m search.run CONFIG``.
+* ``search.run``: ``python -m search.run CONFIG``;
+* ``search.cost``: what a run costs (``cost.json``: CPU hours, throughput);
+* ``search.compare``: arms of repeats against each other (the paper's Figure 2).
 """

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from search import evolution as evolution_lib
 from search import mutation
 
 
@@ -37,7 +38,16 @@ class EvolutionConfig:
   the fittest once, append the child, drop the oldest once the population holds
   ``population_size``. An island that has not improved its best fitness for ``restart_after``
   children restarts: its whole population becomes copies of its best program (0: never).
+
+  ``strategy`` picks the arm of the paper's comparison (Figure 2; ``search.evolution``):
+  ``evolution`` (the above), ``random`` (random search: a uniformly drawn parent, no
+  tournament, so ``tournament_size`` is unused; requires ``restart_after: 0``, since a
+  restart from the best is selection) or ``constants`` (constant-only tuning: the above with
+  ``mutation.mutate_constant`` as the only mutation, so ``mutation_weights`` and
+  ``max_program_length`` are unused). The budget, the cache and the run folder are the same
+  for all three.
   """
+  strategy: str = "evolution"
   population_size: int = 1000
   tournament_size: int = 2
   max_program_length: int = 30
@@ -79,10 +89,19 @@ class TaskConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BudgetConfig:
-  """When the search stops: after ``max_programs`` children (scored or from the cache) or
-  ``max_hours`` of wall-clock time (0: no limit), whichever comes first."""
+  """When the search stops: after ``max_programs`` children (scored or from the cache),
+  ``max_trained`` programs trained (0: no limit) or ``max_hours`` of wall-clock time (0: no
+  limit), whichever comes first.
+
+  ``max_trained`` counts what the workers train for the search: the warm start and every
+  child not resolved from the cache (``scored`` in metrics.csv; the warm start's tuning grid
+  is not counted). It is the budget of equal compute: arms whose cache hit rates differ (a
+  constant-only search has almost none) train the same number of programs under it, where
+  under ``max_programs`` they would not.
+  """
   max_programs: int
   max_hours: float = 0.0
+  max_trained: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,6 +334,7 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
                              ("evolution.repeats", evolution.repeats, 1),
                              ("evolution.restart_after", evolution.restart_after, 0),
                              ("budget.max_programs", config.budget.max_programs, 0),
+                             ("budget.max_trained", config.budget.max_trained, 0),
                              ("workers.num_workers", config.workers.num_workers, 0),
                              ("workers.batch_size", config.workers.batch_size, 1),
                              ("workers.batches_per_worker", config.workers.batches_per_worker, 1),
@@ -339,6 +359,12 @@ def _validate(config: SearchConfig, where: Mapping[str, str]) -> SearchConfig:
          f"is not a mutation; allowed: {', '.join(mutation.MUTATIONS)}")
   if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
     fail("evolution.mutation_weights", f"must be non-negative with one positive, got {weights}")
+  if evolution.strategy not in evolution_lib.STRATEGIES:
+    fail("evolution.strategy", f"must be one of {', '.join(evolution_lib.STRATEGIES)}, got "
+         f"{evolution.strategy!r}")
+  if evolution.strategy == "random" and evolution.restart_after:
+    fail("evolution.restart_after", f"must be 0 with evolution.strategy 'random' (a restart "
+         f"copies the island's best: that is selection), got {evolution.restart_after}")
   if config.workers.backend not in ("ray", "local"):
     fail("workers.backend", f"must be 'ray' or 'local', got {config.workers.backend!r}")
   for key, value in (("budget.max_hours", config.budget.max_hours),

@@ -38,6 +38,7 @@ import dsl
 from dsl.files import json_safe
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
+from search import cost
 from search import workers
 from search.evolution import Child, SearchState
 
@@ -101,7 +102,8 @@ class Search:
                clock: Callable[[], float] = time.monotonic):
     self.config = config
     self.folder = folder
-    self.pool = pool
+    self.cost = cost.CostMeter(clock=clock)  # cost.json: CPU hours and throughput
+    self.pool = cost.MeteredPool(pool, self.cost)
     self.cache = cache if cache is not None else analysis.make_cache()
     self.on_progress = on_progress or (lambda snapshot: None)
     self.log = log
@@ -139,6 +141,7 @@ class Search:
       initial = load_initial_program(config.initial_program)
       folder.create(config_lib.to_yaml(config), initial.to_text())
     checkpoint = folder.read_checkpoint()
+    self.cost.resume(folder.path)
     if checkpoint is not None:
       if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{folder.checkpoint_path}: unknown checkpoint format "
@@ -206,12 +209,13 @@ class Search:
     child = evolution.generate(
         self.state, self.cache.key, evolution_config.mutation_weights,
         evolution_config.max_program_length, evolution_config.tournament_size,
-        analysis.redundant_fraction)
+        analysis.redundant_fraction, evolution_config.strategy)
     self._route(child)
 
   def _generation_done(self) -> bool:
     budget = self.config.budget
     return (self.interrupted or self.state.generated >= budget.max_programs
+            or 0 < budget.max_trained <= self.state.scored + len(self.waiting)  # + to train
             or (budget.max_hours > 0 and self.elapsed >= budget.max_hours * 3600))
 
   def _fill(self) -> None:
@@ -429,6 +433,7 @@ class Search:
         "format": CHECKPOINT_FORMAT, "elapsed_s": self.elapsed,
         "busy_s": self._busy_before + self._busy, "hurdles": dict(self._hurdles),
         "state": evolution.to_json(self.state)})
+    self.cost.write(self.folder.path, self.state.scored, self.state.generated)
     self.folder.write_programs(
         [(f, i, key, analysis.pruned(p).to_text()) for f, i, key, p in evolution.top(self.state)])
     self._last_checkpoint = self.clock()

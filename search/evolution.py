@@ -18,6 +18,27 @@ and the same config and seed give the same run, also across a crash and a resume
 
 ``to_json`` / ``from_json`` give the whole state as plain JSON (programs as text), which is
 the checkpoint in the run folder.
+
+Strategies (``evolution.strategy``; the controls of Chen et al., 2023, Figure 2): the same
+state, budget, cache and bookkeeping, only the making of a child differs:
+
+* ``evolution``: as above, parent = tournament winner, one of the three mutations;
+* ``random``: random search, no selection: the parent is a member drawn uniformly (a
+  tournament of one) and the child gets one of the same three mutations; with restarts off
+  (``config`` requires ``restart_after: 0``: a restart copies the best, which is selection)
+  each island is a neutral random walk of the mutation operators from the warm start. Why
+  this and not "the warm start mutated k times, k drawn": every program it makes is a chain
+  of mutations from the warm start whose length is set by the same population dynamics
+  (population size, age-based removal, the budget) as evolution's, so the depth of the space
+  it samples matches evolution's at every point of the run without a k to choose, and the
+  one thing that differs between the two arms is whether fitness picks the parent. Fitness
+  decides nothing here: given the seed and the order results come back, the children are
+  the same whatever their fitnesses (tested); the best program is still tracked, to be
+  reported;
+* ``constants``: constant-only tuning: evolution (tournament, restarts) whose one mutation
+  is ``mutation.mutate_constant``: a constant of the parent times 2^a, a ~ N(0, 1). Every
+  program shares the warm start's structure (``dsl.structure_hash``); what it can reach is
+  the warm start (AdamW) at other constants (learning rate, weight decay, betas).
 """
 
 from __future__ import annotations
@@ -35,6 +56,7 @@ from dsl.program import Program
 from search import mutation
 
 INITIAL_ID = 0  # the warm-start program is child 0 of the run
+STRATEGIES = ("evolution", "random", "constants")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,17 +151,28 @@ def tournament(members: collections.deque, rng: np.random.Generator, size: int) 
 def generate(state: SearchState, key: Callable[[Program], str],
              weights: Mapping[str, float] = mutation.DEFAULT_WEIGHTS, max_length: int = 30,
              tournament_size: int = 2,
-             redundant: Callable[[Program], float | None] = lambda p: None) -> Child:
-  """The next child: island ``id mod R``, tournament, one mutation, its cache key.
+             redundant: Callable[[Program], float | None] = lambda p: None,
+             strategy: str = "evolution") -> Child:
+  """The next child: island ``id mod R``, a parent, one mutation, its cache key.
 
-  Adds the child to ``state.pending``; ``absorb`` takes it out when its fitness is known.
+  The parent and mutation depend on ``strategy`` (module docstring): ``evolution``, a
+  tournament of ``tournament_size`` and ``mutation.mutate``; ``random``, a uniformly drawn
+  member (``tournament_size`` unused) and ``mutation.mutate``; ``constants``, a tournament
+  and ``mutation.mutate_constant`` (``weights`` and ``max_length`` unused). Adds the child to
+  ``state.pending``; ``absorb`` takes it out when its fitness is known.
   """
+  if strategy not in STRATEGIES:
+    raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
   child_id = state.next_id
   state.next_id += 1
   island_index = child_id % len(state.islands)
   rng = child_rng(state.seed, child_id)
-  parent = tournament(state.islands[island_index].members, rng, tournament_size)
-  program, applied = mutation.mutate(parent.program, rng, weights, max_length)
+  members = state.islands[island_index].members
+  parent = tournament(members, rng, 1 if strategy == "random" else tournament_size)
+  if strategy == "constants":
+    program, applied = mutation.mutate_constant(parent.program, rng)
+  else:
+    program, applied = mutation.mutate(parent.program, rng, weights, max_length)
   child = Child(child_id, island_index, parent.id, str(applied), program, key(program),
                 redundant(program))
   state.pending[child_id] = child

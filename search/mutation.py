@@ -10,6 +10,11 @@ gives the same child. Only valid children are returned (abstract execution over 
 * ``delete``: a random statement.
 * ``modify``: one argument of a random statement becomes another variable of a valid type, a
   new N(0, 1) constant, or (if it is a constant) that constant times 2^a, a ~ N(0, 1).
+
+``mutate_constant`` is the one mutation of the constant-only control (``evolution.strategy:
+constants``): a nonzero constant drawn uniformly among the program's becomes c * 2^a,
+a ~ N(0, 1), the multiplicative branch of ``modify``. The structure (``dsl.structure_hash``:
+functions, links, which arguments are constants) never changes, only the values.
 """
 
 from __future__ import annotations
@@ -118,6 +123,33 @@ def _modify(program, types, rng, max_length):
 
 
 _APPLY = {"insert": _insert, "delete": _delete, "modify": _modify}
+
+
+def constant_slots(program: Program) -> list[tuple[int, int]]:
+  """``(statement index, argument index)`` of every nonzero constant of ``program``: what
+  ``mutate_constant`` may change (a zero stays zero under scaling)."""
+  return [(i, j) for i, statement in enumerate(program.statements)
+          for j, arg in enumerate(statement.args) if isinstance(arg, float) and arg != 0.0]
+
+
+def mutate_constant(program: Program, rng: np.random.Generator) -> tuple[Program, Mutation]:
+  """The child with one constant scaled: ``c -> c * 2^a``, a ~ N(0, 1), the constant drawn
+  uniformly among ``constant_slots`` (a learning rate, a weight decay and an interpolation
+  weight are equally likely to move). Scaling in log space gives a constant of any magnitude
+  the same relative steps (1e-3 and 0.9 alike); the sign never flips and nothing but the one
+  value changes, so the child is valid whenever its parent is and shares its
+  ``dsl.structure_hash``. Raises ``ValueError`` for a program without a nonzero constant.
+  """
+  slots = constant_slots(program)
+  if not slots:
+    raise ValueError(f"no nonzero constant to modify in this program:\n{program}")
+  position, slot = slots[int(rng.integers(len(slots)))]
+  statement = program.statements[position]
+  new = statement.args[slot] * float(2.0 ** rng.normal())
+  args = statement.args[:slot] + (new,) + statement.args[slot + 1:]
+  statements = list(program.statements)
+  statements[position] = dataclasses.replace(statement, args=args)
+  return program.replace(statements=tuple(statements)), Mutation("constant", position)
 
 
 def cumulative_weights(weights) -> list[float]:

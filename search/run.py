@@ -24,7 +24,7 @@ import sys
 
 from dsl.program import ProgramError
 from search import config as config_lib
-from search import driver, progress, run_folder, workers
+from search import driver, mutation, progress, run_folder, workers
 
 
 class UsageError(Exception):
@@ -82,6 +82,9 @@ def _check_task(config: config_lib.SearchConfig) -> None:
     initial = driver.load_initial_program(config.initial_program)
   except (ProgramError, OSError) as e:
     raise UsageError(f"initial_program: {e}") from None
+  if config.evolution.strategy == "constants" and not mutation.constant_slots(initial):
+    raise UsageError(f"evolution.strategy: constants: {config.initial_program} has no nonzero "
+                     "constant to tune")
   import proxy_tasks  # pylint: disable=import-outside-toplevel
   from proxy_tasks import tuning  # pylint: disable=import-outside-toplevel
   if config.tune_initial:

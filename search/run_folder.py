@@ -14,6 +14,8 @@
                         rebuilds the fitness cache without unpacking it). The log is the
                         segments in order, then events.jsonl: read it with ``iter_events``.
     checkpoint.json     the whole search state after the first ``events`` lines of the log
+    cost.json           CPU hours and throughput over all sessions (``search.cost``), written
+                        with each checkpoint
     metrics.csv         the search over time (one row every ``metrics_every_s``)
     progress.png        best / median fitness, cache hit rate, redundant statements, programs/s
     programs/           initial.py, best.py (pruned), top_01.py ... top_k (pruned), scored text

@@ -59,6 +59,19 @@ def test_relations_are_checked():
     config_lib.parse(_text(), "c.yaml", ["workers.backend=spark"])
 
 
+def test_the_strategy_is_one_of_the_three_arms_and_random_search_never_restarts():
+  assert config_lib.parse(_text(), "c.yaml").evolution.strategy == "evolution"
+  for strategy in ("random", "constants"):
+    config = config_lib.parse(_text(), "c.yaml", [f"evolution.strategy={strategy}"])
+    assert config.evolution.strategy == strategy
+  with pytest.raises(config_lib.ConfigError, match=r"^--set evolution.strategy=annealing: "
+                     r"'evolution.strategy' must be one of evolution, random, constants"):
+    config_lib.parse(_text(), "c.yaml", ["evolution.strategy=annealing"])
+  with pytest.raises(config_lib.ConfigError, match=r"^c.yaml:\d+:3: 'evolution.restart_after' "
+                     r"must be 0 with evolution.strategy 'random'"):
+    config_lib.parse(_text(restart_after=50), "c.yaml", ["evolution.strategy=random"])
+
+
 def test_overrides_are_typed_and_located():
   config = config_lib.parse(_text(), "c.yaml", ["evolution.population_size=7",
                                                 "task.overrides.steps=50"])
@@ -86,6 +99,22 @@ def test_shipped_configs_are_valid():
     assert config.initial_program == "adamw"
   paper = config_lib.load("configs/lion_search.yaml")
   assert (paper.evolution.population_size, paper.evolution.tournament_size) == (1000, 2)
+
+
+def test_the_rediscovery_arms_differ_only_in_how_a_child_is_made():
+  arms = {arm: config_lib.load(f"configs/rediscovery/{arm}.yaml")
+          for arm in ("evolution", "random", "constants")}
+  assert {arm: c.evolution.strategy for arm, c in arms.items()} == {
+      "evolution": "evolution", "random": "random", "constants": "constants"}
+  differences = {arm: {key for key, _, _ in config_lib.differences(arms["evolution"], config)}
+                 for arm, config in arms.items()}
+  assert differences == {"evolution": set(),
+                         "random": {"name", "evolution.strategy", "evolution.restart_after"},
+                         "constants": {"name", "evolution.strategy"}}
+  evolution = arms["evolution"]
+  assert evolution.budget.max_trained > 0  # equal compute: programs trained, not children
+  assert evolution.task == config_lib.load("configs/lion_search.yaml").task
+  assert evolution.tune_initial and not evolution.meta_validation.funnel_at_end
 
 
 def test_cli_reports_config_error_with_status_2(tmp_path):

@@ -1,6 +1,7 @@
 """The search loop in-process (fake evaluator, no Ray): cache, determinism, crash and resume,
 dead workers, budgets."""
 
+import dataclasses
 import hashlib
 import json
 
@@ -253,3 +254,44 @@ def test_resume_across_rotated_log_segments_continues_exactly(tmp_path, monkeypa
   assert trajectory(events) == trajectory(reference)
   assert len(list(folder.segments_path.glob("*.jsonl.gz"))) == len(events) // 17
   assert not set(evaluator.scored) & set(first.scored)  # nothing scored before is trained again
+
+
+class _Opposite(fakes.FakeEvaluator):
+  """Scores every program with the opposite of the toy fitness."""
+
+  def evaluate(self, programs):
+    return [dataclasses.replace(r, fitness=-r.fitness) for r in super().evaluate(programs)]
+
+
+def test_random_search_runs_the_same_whatever_the_fitness(tmp_path):
+  runs = {}
+  for name, evaluator in (("toy", fakes.FakeEvaluator()), ("opposite", _Opposite())):
+    config = small_config(tmp_path / name, max_programs=100,
+                          overrides=["evolution.strategy=random"])
+    search, folder, _ = run_search(config, evaluator)
+    runs[name] = folder.events()
+    assert search.state.generated == 100 and len(runs[name]) == 101
+  assert ([(e["id"], e["parent"], e["program"]) for e in runs["toy"]]
+          == [(e["id"], e["parent"], e["program"]) for e in runs["opposite"]])
+  assert {e["mutation"].split("@")[0] for e in runs["toy"][1:]} == {"insert", "delete", "modify"}
+
+
+def test_constant_tuning_runs_keep_the_warm_start_structure(tmp_path):
+  config = small_config(tmp_path, max_programs=150, overrides=["evolution.strategy=constants"])
+  search, folder, _ = run_search(config)
+  events = folder.events()
+  assert search.state.generated == 150 and len(events) == 151
+  structures = {dsl.structure_hash(dsl.parse(e["program"])) for e in events}
+  assert structures == {dsl.structure_hash(dsl.library.load("adamw"))}
+  assert all(e["mutation"].startswith("constant@") for e in events[1:])
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_a_budget_of_programs_trained_stops_at_exactly_that_many(tmp_path, batch_size):
+  config = small_config(tmp_path, max_programs=10**6, population_size=10,
+                        overrides=["budget.max_trained=60", f"workers.batch_size={batch_size}"])
+  search, folder, evaluator = run_search(config)
+  events = folder.events()
+  assert search.state.scored == 60 == len([e for e in events if e["status"] != "cached"])
+  assert len(evaluator.scored) == 60 and search.state.cached > 0  # cache hits are free
+  assert not search.state.pending

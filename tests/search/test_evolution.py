@@ -4,6 +4,7 @@ import collections
 import math
 
 import numpy as np
+import pytest
 
 import dsl
 from search import analysis, evolution
@@ -121,3 +122,58 @@ def test_json_round_trip_keeps_everything():
   # Continuing either gives the same children.
   assert evolution.generate(again, analysis.text_key) == evolution.generate(state,
                                                                            analysis.text_key)
+
+
+def _children(strategy, fitness, count=200, population_size=10, tournament_size=2):
+  """The programs ``generate`` makes when each child is absorbed at once with ``fitness``."""
+  state = _started(population_size=population_size)
+  programs = []
+  for _ in range(count):
+    child = evolution.generate(state, analysis.text_key, tournament_size=tournament_size,
+                               strategy=strategy)
+    programs.append(child.program)
+    evolution.absorb(state, child, fitness(child.program))
+  return programs, state
+
+
+def test_random_search_children_do_not_depend_on_fitness():
+  # Fitness that rewards the toy target, its exact opposite, and a constant: selection would
+  # make three different runs; random search makes one.
+  rewarded, _ = _children("random", fakes.toy_fitness)
+  punished, _ = _children("random", lambda p: -fakes.toy_fitness(p))
+  flat, _ = _children("random", lambda p: 0.0)
+  assert rewarded == punished == flat
+  assert len(set(p.to_text() for p in rewarded)) > 100  # and it does move
+  # The same check catches selection: evolution's children follow the fitness.
+  assert _children("evolution", fakes.toy_fitness)[0] != _children(
+      "evolution", lambda p: -fakes.toy_fitness(p))[0]
+
+
+def test_random_search_ignores_the_tournament_size_and_finds_less_than_evolution():
+  assert _children("random", fakes.toy_fitness, tournament_size=2)[0] == _children(
+      "random", fakes.toy_fitness, tournament_size=5)[0]
+  best = {strategy: _children(strategy, fakes.toy_fitness, count=600,
+                             population_size=20)[1].best.fitness
+          for strategy in ("evolution", "random")}
+  assert best["evolution"] > best["random"]
+
+
+def test_constant_tuning_keeps_the_structure_and_selects_the_constants():
+  target = math.log10(0.02)
+
+  def lr_fitness(program):  # best when AdamW's learning-rate constant (0.001) is 0.02
+    lr_constant = program.statements[-2].args[1]
+    return -abs(math.log10(lr_constant) - target)
+
+  programs, state = _children("constants", lr_fitness, count=300, population_size=20)
+  structure = dsl.structure_hash(state.initial.program)
+  assert {dsl.structure_hash(p) for p in programs} == {structure}
+  assert len({p.to_text() for p in programs}) > 250  # continuous constants: few twins
+  assert state.best.fitness > -0.1  # found lr ~0.02 from 0.001 (fitness -1.3)
+  assert evolution.generate(state, analysis.text_key, strategy="constants").mutation.startswith(
+      "constant@")
+
+
+def test_an_unknown_strategy_is_an_error():
+  with pytest.raises(ValueError, match="unknown strategy 'annealing'"):
+    evolution.generate(_started(), analysis.text_key, strategy="annealing")

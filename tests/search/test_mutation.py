@@ -74,3 +74,45 @@ def test_no_valid_child_is_an_error_not_a_hang():
   empty = dsl.parse("def train(w, g, lr):\n  return g\n")
   with pytest.raises(RuntimeError, match="no valid child"):
     mutation.mutate(empty, np.random.default_rng(0), _only("delete"), max_tries=50)
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(st.integers(0, 2**32 - 1))
+def test_a_constant_mutation_changes_one_constant_and_never_the_structure(seed):
+  rng = np.random.default_rng(seed)
+  parent = mutation.random_program(rng, num_states=2, length=8)
+  hypothesis.assume(mutation.constant_slots(parent))
+  child, how = mutation.mutate_constant(parent, rng)
+  assert how.kind == "constant" and dsl.is_valid(child)
+  assert dsl.structure_hash(child) == dsl.structure_hash(parent)
+  changed = [(i, j) for i, (a, b) in enumerate(zip(child.statements, parent.statements))
+             for j, (x, y) in enumerate(zip(a.args, b.args)) if x != y]
+  assert [i for i, _ in changed] in ([], [how.index])  # 2^a may round to 1 (a ~ 0)
+  for i, j in changed:
+    old, new = parent.statements[i].args[j], child.statements[i].args[j]
+    assert isinstance(old, float) and isinstance(new, float) and np.sign(new) == np.sign(old)
+    assert (child.statements[i].function, child.statements[i].target) == (
+        parent.statements[i].function, parent.statements[i].target)
+
+
+def test_constant_mutations_of_adamw_reach_every_constant_in_log_steps():
+  rng = np.random.default_rng(0)
+  constants = {(i, j): a for i, s in enumerate(ADAMW.statements) for j, a in enumerate(s.args)
+               if isinstance(a, float)}
+  moved, ratios = set(), []
+  for _ in range(200):
+    child, how = mutation.mutate_constant(ADAMW, rng)
+    for (i, j), old in constants.items():
+      new = child.statements[i].args[j]
+      if new != old:
+        moved.add((i, j))
+        ratios.append(np.log2(new / old))
+  assert moved == set(constants)  # 0.9, 0.999, 0.01 and 0.001 all move
+  assert abs(np.mean(ratios)) < 0.25 and 0.8 < np.std(ratios) < 1.2  # a ~ N(0, 1)
+
+
+def test_a_program_without_constants_cannot_be_tuned():
+  bare = dsl.parse("def train(w, g, lr):\n  u = g * lr\n  return u\n")
+  assert mutation.constant_slots(bare) == []
+  with pytest.raises(ValueError, match="no nonzero constant"):
+    mutation.mutate_constant(bare, np.random.default_rng(0))

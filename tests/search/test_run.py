@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from search import run as run_cli
 from search import run_folder
 from tests.search.helpers import BASE, run_search, small_config, trajectory
 
@@ -101,4 +102,16 @@ def test_a_misspelt_monitor_task_is_a_usage_error(tmp_path):
   assert done.returncode == 2
   assert done.stderr.strip().splitlines()[-1].startswith(
       "error: meta_validation.task: unknown proxy task 'lm_sklearn_txt_10x'")
+  assert not (tmp_path / "runs").exists()
+
+
+def test_constant_tuning_of_a_program_without_constants_is_a_usage_error(tmp_path, capsys):
+  program = tmp_path / "bare.py"
+  program.write_text("def train(w, g, lr):\n  u = g * lr\n  return u\n")
+  config_path = _write_config(tmp_path, tmp_path / "log.txt")
+  status = run_cli.main([str(config_path), "--quiet", "--set", f"initial_program={program}",
+                         "--set", "evolution.strategy=constants"])
+  assert status == 2
+  assert capsys.readouterr().err.strip() == (
+      f"error: evolution.strategy: constants: {program} has no nonzero constant to tune")
   assert not (tmp_path / "runs").exists()
