@@ -1,4 +1,4 @@
-"""Why is Lion's tuned learning rate LARGER than AdamW's on our language-model tasks? (issue #13, item 2)
+"""Why is Lion's tuned learning rate LARGER than AdamW's on our LM tasks? (issue #13, item 2)
 
   nice -n 10 python docs/results/lion_lr_investigation.py --only core wd batch schedule steps
   nice -n 10 python docs/results/lion_lr_investigation.py --table   # the Markdown table
@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pathlib
 import time
 from typing import NamedTuple
@@ -265,7 +264,8 @@ def check(steps: int = 20) -> dict:
   references = {
       "adamw_bc": optax.adamw(lr_fn, b1=0.9, b2=0.999, eps=1e-8, weight_decay=wd),
       "lion": optax.lion(lr_fn, b1=0.9, b2=0.99, weight_decay=wd),
-      "adamw_paper": dsl.to_optax(paper, learning_rate=lambda c: schedule[jnp.minimum(c, steps - 1)]),
+      "adamw_paper": dsl.to_optax(paper,
+                                  learning_rate=lambda c: schedule[jnp.minimum(c, steps - 1)]),
   }
 
   def run_reference(tx):
