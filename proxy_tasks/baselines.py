@@ -31,7 +31,7 @@ DEFAULT_OUT = pathlib.Path("runs/baselines")
 def run(task_name: str, out: pathlib.Path = DEFAULT_OUT, grids=None, **overrides) -> dict:
   """Scores the grids on the task, writes ``out/<task>.json`` atomically, returns its content."""
   grids = hyperparameters.GRIDS if grids is None else grids
-  task = registry.get(task_name, **overrides)
+  task = registry.resolve(task_name, **overrides)
   evaluator = Evaluator(task)
   points, programs = [], []
   for optimizer, spec in grids.items():
@@ -76,16 +76,13 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m proxy_tasks.baselines", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--task", default=registry.DEFAULT_PROXY,
-                      help=f"proxy task (default {registry.DEFAULT_PROXY})")
+                      help=f"proxy task (default {registry.DEFAULT_PROXY}), or your own "
+                      "package.module:factory")
   parser.add_argument("--steps", type=int, help="override the task's steps")
   parser.add_argument("--seeds", type=int, nargs="+", help="override the task's seeds")
   parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
                       help=f"folder of the JSON results (default {DEFAULT_OUT})")
   args = parser.parse_args(argv)
-  if args.task not in registry.names():
-    print(f"--task: unknown proxy task '{args.task}'; expected one of "
-          f"{', '.join(registry.names())}", file=sys.stderr)
-    return 2
   overrides = {}
   if args.steps is not None:
     if args.steps < 1:
@@ -94,9 +91,14 @@ def main(argv=None) -> int:
     overrides["steps"] = args.steps
   if args.seeds:
     overrides["seeds"] = tuple(args.seeds)
+  try:  # a registered name or a user's package.module:factory
+    task = registry.check(args.task, **overrides)
+  except registry.TaskError as error:
+    print(f"--task: {error}", file=sys.stderr)
+    return 2
   content = run(args.task, args.out, **overrides)
   print(format_table(content))
-  print(f"wrote {args.out / (args.task + '.json')}")
+  print(f"wrote {args.out / (task.name + '.json')}")
   return 0
 
 

@@ -120,14 +120,14 @@ def test_cli_errors_exit_2(tmp_path, capsys):
   assert "config.yaml: no such file" in capsys.readouterr().err
   helpers.make_run(tmp_path)
   assert funnel.main([str(tmp_path), "--task-10x", "nope"]) == 2
-  assert "'nope' is not registered" in capsys.readouterr().err
+  assert "10x task: unknown proxy task 'nope'" in capsys.readouterr().err
   assert funnel.main([str(tmp_path), "--top-k", "0"]) == 2
   assert not (tmp_path / "funnel").exists()
 
 
 def test_default_tasks_come_from_the_run_config(tmp_path):
   helpers.make_run(tmp_path)
-  assert funnel.proxy_task_of(tmp_path) == "quadratic"
+  assert funnel.proxy_of(tmp_path)[0] == "quadratic"
   with pytest.raises(KeyError, match="quadratic_10x"):  # no 10x of the toy family is built in
     funnel.funnel(tmp_path, top_k=1, seeds=1, log=lambda _: None)
 

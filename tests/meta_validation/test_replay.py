@@ -51,7 +51,7 @@ def test_replay_out_folder_and_baseline_named_program(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["missing.py"], "no such program file"),
     (["bad.py"], "bad.py:2:"),
-    (["good.py", "--task", "nope"], "unknown task 'nope'"),
+    (["good.py", "--task", "nope"], "unknown proxy task 'nope'"),
     (["good.py", "--seeds", "0"], "--seeds"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
