@@ -57,8 +57,9 @@ class DiabetesMLP(proxy_tasks.TaskBase):
 
   def data(self, seed):
     del seed  # the same patients for every seed
-    x, y = _split()
-    return {"x_train": x[:TRAIN], "y_train": y[:TRAIN], "x_val": x[TRAIN:], "y_val": y[TRAIN:]}
+    x, y = jnp.asarray(_split()[0]), jnp.asarray(_split()[1])  # jax arrays: indexable by a
+    return {"x_train": x[:TRAIN], "y_train": y[:TRAIN],       # traced batch in any jit
+            "x_val": x[TRAIN:], "y_val": y[TRAIN:]}
 
   def plan(self, seed):
     """Step ``t`` trains on ``batch_size`` patients drawn with the seed: ``[steps, batch]``."""
