@@ -144,7 +144,7 @@ def _worst(ranking: list[tuple[float, int, str]],
 
 def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
   """The proxy task of ``config.yaml`` (``task: {name: ..., overrides: {...}}``): its name and
-  its overrides (YAML lists as tuples, as ``proxy_tasks.TaskConfig`` holds them)."""
+  its overrides (as written; ``proxy_tasks.resolve`` makes YAML lists tuples)."""
   path = pathlib.Path(run_dir) / "config.yaml"
   if not path.exists():
     raise FileNotFoundError(f"{path}: no such file (not a search run folder?)")
@@ -156,8 +156,7 @@ def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
   overrides = (task.get("overrides") if isinstance(task, dict) else None) or {}
   if not isinstance(overrides, dict):
     raise ValueError(f"{path}: key 'task.overrides': expected a mapping, got {overrides!r}")
-  return name, {key: tuple(value) if isinstance(value, list) else value
-                for key, value in overrides.items()}
+  return name, dict(overrides)
 
 
 def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str | None = None,

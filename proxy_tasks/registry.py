@@ -71,6 +71,9 @@ def resolve(name: str, **overrides) -> tasks.Task:
   """The task called ``name``, with ``overrides``; the one resolver of task names.
 
   * a registered name: the built-in task of its config with any config field overridden;
+  Lists in ``overrides`` (YAML's) become tuples, here and only here, as a frozen config
+  holds them (``hidden=[64]`` is ``hidden=(64,)``).
+
   * ``package.module:factory``: ``factory(**overrides)``, except the overrides that are run
     settings (``protocol.SETTINGS``, and ``seed``: one seed) which the factory does not take
     as keyword arguments: those replace the fields of the task's ``config``. The task is
@@ -80,7 +83,7 @@ def resolve(name: str, **overrides) -> tasks.Task:
   ``ValueError`` (a value out of range) or ``TaskError`` (a user's task that does not import,
   raises or breaks the protocol); ``check`` turns them into one ``TaskError`` line.
   """
-  overrides = dict(overrides)
+  overrides = {key: _frozen(value) for key, value in overrides.items()}
   if "seed" in overrides:  # convenience: one seed
     overrides["seeds"] = (int(overrides.pop("seed")),)
   if not is_import_path(name):
@@ -125,6 +128,15 @@ def check(name: str, **overrides) -> tasks.Task:
 
 
 _VALIDATED: set = set()
+
+
+def _frozen(value):
+  """``value`` with every list (YAML's sequences) a tuple, recursively."""
+  if isinstance(value, (list, tuple)):
+    return tuple(_frozen(v) for v in value)
+  if isinstance(value, dict):
+    return {k: _frozen(v) for k, v in value.items()}
+  return value
 
 
 def _factory(name: str):

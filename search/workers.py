@@ -39,6 +39,7 @@ import pathlib
 import socket
 from typing import Any, Mapping, Sequence
 
+from search.config import TaskSpec
 from search.evolution import Child
 
 # One core per actor: actors are the unit of parallelism, one per CPU. XLA's CPU client
@@ -61,20 +62,13 @@ def actor_environment(environ: Mapping[str, str]) -> dict[str, str]:
   return out
 
 
-@dataclasses.dataclass(frozen=True)
-class Task:
-  """A task other than the search's a batch may be scored on: ``build_evaluator``'s args."""
-  name: str
-  overrides: tuple[tuple[str, Any], ...] = ()
-  evaluator: str = ""
+# A task other than the search's a batch may be scored on: the config's one task handle.
+Task = TaskSpec
 
-  @classmethod
-  def of(cls, name: str, overrides: Mapping[str, Any] | None = None, evaluator: str = ""
-         ) -> "Task":
-    return cls(name, tuple(sorted(dict(overrides or {}).items())), evaluator)
 
-  def build(self):
-    return build_evaluator(self.name, dict(self.overrides), self.evaluator)
+def build(task: TaskSpec):
+  """The evaluator of ``task`` (``build_evaluator`` of its name, overrides and evaluator)."""
+  return build_evaluator(task.name, task.overrides, task.evaluator)
 
 
 def task_modules(*task_names: str) -> list[str]:
@@ -167,7 +161,7 @@ class Evaluators:
 
   def __init__(self, main, factory=None):
     self.main = main
-    self.factory = factory or (lambda task: task.build())
+    self.factory = factory or build
     self.others: dict[str, Any] = {}  # repr(task) -> its evaluator
 
   def score(self, batch: Sequence[tuple[int, str]], task: Task | None = None
@@ -193,7 +187,7 @@ class LocalPool:
   """Scores in the driver process, one batch at a time, in the order submitted (no Ray)."""
 
   def __init__(self, evaluator, slots: int = 1, name: str = "local", factory=None):
-    """``factory(task)`` builds the evaluator of another ``Task`` (default: ``task.build()``)."""
+    """``factory(task)`` builds the evaluator of another ``Task`` (default: ``build``)."""
     self.evaluator = evaluator
     self.evaluators = Evaluators(evaluator, factory)
     self.slots = slots

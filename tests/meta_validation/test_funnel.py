@@ -6,6 +6,7 @@ import json
 import pytest
 
 import dsl
+import proxy_tasks
 from dsl import hyperparameters
 from meta_validation import funnel
 from tests.meta_validation import helpers
@@ -217,8 +218,10 @@ def test_pool_and_holdout_flags_are_checked(tmp_path, capsys):
 def test_proxy_overrides_come_from_the_config_as_task_fields(tmp_path):
   (tmp_path / "config.yaml").write_text(
       "task:\n  name: mlp_digits\n  overrides: {seeds: [0, 1, 2], hidden: [16], steps: 50}\n")
-  assert funnel.proxy_of(tmp_path) == ("mlp_digits", {"seeds": (0, 1, 2), "hidden": (16,),
-                                                      "steps": 50})
+  name, overrides = funnel.proxy_of(tmp_path)
+  assert (name, overrides) == ("mlp_digits", {"seeds": [0, 1, 2], "hidden": [16], "steps": 50})
+  config = proxy_tasks.resolve(name, **overrides).config  # YAML lists become tuples there
+  assert (config.seeds, config.hidden, config.steps) == ((0, 1, 2), (16,), 50)
   (tmp_path / "config.yaml").write_text("task:\n  name: mlp_digits\n  overrides: [1]\n")
   with pytest.raises(ValueError, match="'task.overrides': expected a mapping"):
     funnel.proxy_of(tmp_path)
