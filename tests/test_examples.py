@@ -49,7 +49,7 @@ def test_the_own_task_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
   assert best.is_file() and (project / "runs" / "diabetes" / "events.jsonl").is_file()
   config = (project / "runs" / "diabetes" / "config.yaml").read_text()
   assert "diabetes_task:make_task" in config
-  assert replay.main([str(best), "--task", "diabetes_task:make_task_10x", "--steps", "20",
+  assert replay.main([str(best), "--task", "diabetes_task:make_task_10x", "--steps", "10",
                       "--seeds", "1", "--quiet"]) == 0
   table = project / "runs" / "diabetes" / "programs" / "best.diabetes_task.make_task_10x.replay.md"
   assert "validation mean squared error" in table.read_text()
