@@ -71,13 +71,13 @@ def resolve(name: str, **overrides) -> tasks.Task:
   """The task called ``name``, with ``overrides``; the one resolver of task names.
 
   * a registered name: the built-in task of its config with any config field overridden;
-  Lists in ``overrides`` (YAML's) become tuples, here and only here, as a frozen config
-  holds them (``hidden=[64]`` is ``hidden=(64,)``).
-
   * ``package.module:factory``: ``factory(**overrides)``, except the overrides that are run
     settings (``protocol.SETTINGS``, and ``seed``: one seed) which the factory does not take
     as keyword arguments: those replace the fields of the task's ``config``. The task is
     checked against the protocol the first time (``protocol.validate``).
+
+  Lists in ``overrides`` (YAML's) become tuples, here and only here, as a frozen config
+  holds them (``hidden=[64]`` is ``hidden=(64,)``).
 
   Raises ``KeyError`` (unknown registered name), ``TypeError`` (unknown config field),
   ``ValueError`` (a value out of range) or ``TaskError`` (a user's task that does not import,

@@ -32,6 +32,7 @@ def test_a_bad_program_file_exits_2(example, tmp_path, capsys):
 CUSTOM = ROOT / "examples" / "custom_task"
 
 
+@pytest.mark.slow
 def test_the_own_task_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
   """docs/own_task.md on a small budget: search on the user's model (its module imported from
   the working directory), inspect runs/, replay the best on the user's larger task, export

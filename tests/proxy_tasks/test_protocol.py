@@ -9,7 +9,7 @@ import pytest
 
 import dsl
 import proxy_tasks
-from proxy_tasks import interpreter, protocol, reference
+from proxy_tasks import interpreter, protocol, reference, tasks
 
 USER = "tests.proxy_tasks.user_tasks"
 
@@ -83,3 +83,14 @@ def test_validate_names_every_missing_piece():
     config = proxy_tasks.Settings()
   assert protocol.missing(Empty()) == ["init_params", "data", "plan", "train_loss", "metric",
                                        "shared_data", "schedule"]
+
+
+def test_every_builtin_model_is_one_file_and_a_task():
+  assert set(tasks.models()) == {"mlp", "vit", "transformer_lm", "quadratic",
+                                             "rosenbrock", "linear_regression"}
+  for name in proxy_tasks.names():
+    task = proxy_tasks.get(name)
+    assert isinstance(task, proxy_tasks.TaskBase) and not protocol.missing(task)
+    assert type(task).__module__ == f"proxy_tasks.builtin.{task.config.model}"
+  with pytest.raises(ValueError, match="unknown model 'cnn'"):
+    tasks.build(proxy_tasks.TaskConfig(name="x", model="cnn"))

@@ -118,6 +118,7 @@ def test_task_modules_are_the_user_modules_under_the_working_directory(tmp_path,
                                   str(tmp_path.resolve() / "my_package")]
 
 
+@pytest.mark.slow
 def test_ray_workers_import_a_user_task_from_the_working_directory(tmp_path, monkeypatch):
   ray = pytest.importorskip("ray")
   import dsl  # pylint: disable=import-outside-toplevel
