@@ -94,7 +94,7 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
   start = time.perf_counter()
   if label in tuning.BASELINES:  # a program named like a baseline keeps its own row
     label = f"{label} (program)"
-  task = proxy_tasks.get(task_name, **overrides)
+  task = proxy_tasks.resolve(task_name, **overrides)
   eval_seeds = tuple(range(seeds))
   spaces = spaces_for(program, label, narrowed)
   with _progress(quiet) as progress:
@@ -193,7 +193,7 @@ def plot(record: dict) -> bytes:
 def output_paths(program_path: pathlib.Path, task_name: str,
                  out: pathlib.Path | None) -> dict[str, pathlib.Path]:
   folder = program_path.parent if out is None else out
-  stem = f"{program_path.stem}.{task_name}.replay"
+  stem = f"{program_path.stem}.{task_name.replace(':', '.')}.replay"
   return {suffix: folder / f"{stem}.{suffix}" for suffix in ("json", "md", "png")}
 
 
@@ -223,7 +223,8 @@ def main(argv=None) -> int:
   parser.add_argument("program", type=pathlib.Path, help="program file (paper syntax)")
   parser.add_argument("--task", default=meta_tasks.DEFAULT_REPLAY_TASK,
                       help=f"task (default {meta_tasks.DEFAULT_REPLAY_TASK}); any of "
-                      "python -m meta_validation.tasks --list or proxy_tasks.names()")
+                      "python -m meta_validation.tasks --list or proxy_tasks.names(), or "
+                      "your own package.module:factory")
   parser.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..N-1 (3)")
   parser.add_argument("--tune-seed", type=int, default=0, help="seed of the tuning runs (0)")
   parser.add_argument("--steps", type=int, help="override the task's steps")
@@ -237,9 +238,6 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   if not args.program.is_file():
     return _fail(f"{args.program}: no such program file")
-  if args.task not in proxy_tasks.names():
-    return _fail(f"--task: unknown task '{args.task}'; expected one of "
-                 f"{', '.join(proxy_tasks.names())}")
   if args.seeds < 1:
     return _fail(f"--seeds: expected a positive integer, got {args.seeds}")
   if args.steps is not None and args.steps < 1:
@@ -252,6 +250,10 @@ def main(argv=None) -> int:
     if not name or not axes:
       return _fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
     narrowed[name] = [a for a in axes.split(",") if a]
+  try:  # a registered name or a user's package.module:factory, checked before any training
+    proxy_tasks.check(args.task, **({} if args.steps is None else {"steps": args.steps}))
+  except proxy_tasks.TaskError as error:
+    return _fail(f"--task: {error}")
   try:
     program = dsl.parse_file(args.program)
   except dsl.ProgramError as error:

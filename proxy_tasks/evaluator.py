@@ -35,7 +35,7 @@ steps of its slot, not the whole call's 300. A run ends early when:
 Fitness (**higher is better**, ``-inf`` on failure)::
 
   metric      = mean over the task's seeds of the validation metric (lower is better;
-                proxy_tasks.tasks documents it per model)
+                the task's ``metric``; proxy_tasks.tasks lists the built-in ones)
   normalized  = log(metric(reference) / metric)  # 0: as good as the reference, > 0: better
   fitness     = normalized
 
@@ -67,10 +67,9 @@ from dsl.program import Program
 from proxy_tasks import encoding
 from proxy_tasks import interpreter as interp
 from proxy_tasks import tuning
-from proxy_tasks.tasks import Task
+from proxy_tasks.protocol import TaskBase as Task
 
 OK, NAN, DIVERGED, EARLY_STOPPED = 0, 1, 2, 3
-_STATUS_NAMES = {OK: "ok", NAN: "nan", DIVERGED: "diverged", EARLY_STOPPED: "early_stopped"}
 STATUSES = ("ok", "nan", "diverged", "timeout", "early_stopped", "error")
 _EMA = 0.9
 
@@ -250,7 +249,7 @@ class Evaluator:
   """Scores programs on ``task``; compiles lazily, once (per register bucket).
 
   Args:
-    task: a ``proxy_tasks.Task`` (``proxy_tasks.get(name, **overrides)``).
+    task: any task (``proxy_tasks.protocol``; ``proxy_tasks.resolve(name, **overrides)``).
     slots: runs (program, seed) trained together. Throughput needs batches of at least
       ``slots * threads`` runs per ``evaluate`` call.
     threads: groups of ``slots`` runs trained at once, each in its own thread (XLA releases

@@ -6,6 +6,7 @@ import json
 import pytest
 
 import dsl
+import proxy_tasks
 from dsl import hyperparameters
 from meta_validation import funnel
 from tests.meta_validation import helpers
@@ -119,14 +120,14 @@ def test_cli_errors_exit_2(tmp_path, capsys):
   assert "config.yaml: no such file" in capsys.readouterr().err
   helpers.make_run(tmp_path)
   assert funnel.main([str(tmp_path), "--task-10x", "nope"]) == 2
-  assert "'nope' is not registered" in capsys.readouterr().err
+  assert "10x task: unknown proxy task 'nope'" in capsys.readouterr().err
   assert funnel.main([str(tmp_path), "--top-k", "0"]) == 2
   assert not (tmp_path / "funnel").exists()
 
 
 def test_default_tasks_come_from_the_run_config(tmp_path):
   helpers.make_run(tmp_path)
-  assert funnel.proxy_of(tmp_path) == ("quadratic", {})
+  assert funnel.proxy_of(tmp_path)[0] == "quadratic"
   with pytest.raises(KeyError, match="quadratic_10x"):  # no 10x of the toy family is built in
     funnel.funnel(tmp_path, top_k=1, seeds=1, log=lambda _: None)
 
@@ -229,8 +230,10 @@ def test_pool_and_holdout_flags_are_checked(tmp_path, capsys):
 def test_proxy_overrides_come_from_the_config_as_task_fields(tmp_path):
   (tmp_path / "config.yaml").write_text(
       "task:\n  name: mlp_digits\n  overrides: {seeds: [0, 1, 2], hidden: [16], steps: 50}\n")
-  assert funnel.proxy_of(tmp_path) == ("mlp_digits", {"seeds": (0, 1, 2), "hidden": (16,),
-                                                      "steps": 50})
+  name, overrides = funnel.proxy_of(tmp_path)
+  assert (name, overrides) == ("mlp_digits", {"seeds": [0, 1, 2], "hidden": [16], "steps": 50})
+  config = proxy_tasks.resolve(name, **overrides).config  # YAML lists become tuples there
+  assert (config.seeds, config.hidden, config.steps) == ((0, 1, 2), (16,), 50)
   (tmp_path / "config.yaml").write_text("task:\n  name: mlp_digits\n  overrides: [1]\n")
   with pytest.raises(ValueError, match="'task.overrides': expected a mapping"):
     funnel.proxy_of(tmp_path)

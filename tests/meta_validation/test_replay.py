@@ -52,7 +52,7 @@ def test_replay_out_folder_and_baseline_named_program(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["missing.py"], "no such program file"),
     (["bad.py"], "bad.py:2:"),
-    (["good.py", "--task", "nope"], "unknown task 'nope'"),
+    (["good.py", "--task", "nope"], "unknown proxy task 'nope'"),
     (["good.py", "--seeds", "0"], "--seeds"),
     (["good.py", "--budget", "0"], "--budget"),
     (["good.py", "--space", "adamx:lr"], "unknown optimizer 'adamx'"),
