@@ -12,12 +12,21 @@ Running the same command again continues the run in ``runs/<name>/`` from its la
 mistakes are one line naming the file, line and key; the exit status is then 2. So is a run
 folder that cannot be written (or a full disk): one line naming the file, what the folder
 already held intact, and the same command resumes once that is fixed. Ctrl-C (or
-SIGTERM) checkpoints and exits with status 130; the run resumes where it stopped.
+SIGTERM) checkpoints and exits with status 130; the run resumes where it stopped (Ctrl-C while
+the workers start too: the pool is shut down first, nothing is left running).
+
+A run folder belongs to one live search (``run_folder.RunFolder.claim``): a second one on it
+stops with one line naming the owner's pid and host (exit status 2); a killed owner (even
+``kill -9``) leaves nothing to clean up. The folder is read before any worker starts: a
+damaged checkpoint is rebuilt from the event log, a damaged event line is one line naming
+``FILE:LINE`` (exit status 2); ``--repair`` then moves the damaged lines to
+``damaged_events.txt`` (every intact event is kept) and goes on with the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
@@ -42,28 +51,43 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else an "
                       "embedded local Ray)")
   parser.add_argument("--quiet", action="store_true", help="log lines instead of the live panel")
+  parser.add_argument("--repair", action="store_true", help="move damaged lines of the run's "
+                      "event log to damaged_events.txt (every intact event is kept), then run")
   return parser
 
 
-def resolve(args: argparse.Namespace) -> tuple[config_lib.SearchConfig, run_folder.RunFolder]:
-  """The config and run folder the arguments ask for; raises ``UsageError``/``ConfigError``."""
-  overrides = list(args.overrides)
-  if args.address:
-    overrides.append(f"workers.address={args.address}")
+def resolve(args: argparse.Namespace
+            ) -> tuple[config_lib.SearchConfig, run_folder.RunFolder, pathlib.Path]:
+  """The config and run folder the arguments ask for, and the config file it was read from;
+  writes nothing. Raises ``UsageError``/``ConfigError``."""
+  overrides = _overrides(args)
   if args.resume:
     folder = run_folder.RunFolder(args.resume)
     if not folder.exists():
       raise UsageError(f"--resume {args.resume}: no run there (no config.yaml)")
-    old = config_lib.load(folder.config_path)
-    config = config_lib.load(folder.config_path, overrides)
-  else:
-    if not args.config:
-      raise UsageError("give a CONFIG file or --resume RUN_DIR")
-    config = config_lib.load(args.config, overrides)
-    folder = run_folder.RunFolder(pathlib.Path(config.output.runs_dir) / config.name)
-    if not folder.exists():
-      return config, folder
-    old = config_lib.load(folder.config_path)
+    return config_lib.load(folder.config_path, overrides), folder, folder.config_path
+  if not args.config:
+    raise UsageError("give a CONFIG file or --resume RUN_DIR")
+  config = config_lib.load(args.config, overrides)
+  folder = run_folder.RunFolder(pathlib.Path(config.output.runs_dir) / config.name)
+  return config, folder, pathlib.Path(args.config)
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+  overrides = list(args.overrides)
+  if args.address:
+    overrides.append(f"workers.address={args.address}")
+  return overrides
+
+
+def _check_resumable(config: config_lib.SearchConfig, folder: run_folder.RunFolder,
+                     record: bool = True) -> None:
+  """Refuses a config that changes what the run in ``folder`` searches; with ``record``,
+  writes the changes a resume may make (budget, workers...) to its config.yaml (the folder's
+  owner only)."""
+  if not folder.exists():
+    return
+  old = config_lib.load(folder.config_path)
   changed = [d for d in config_lib.differences(old, config)
              if not d[0].startswith(config_lib.RESUMABLE_CHANGES) and d[0] != "output.runs_dir"]
   if changed:
@@ -71,17 +95,47 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.SearchConfig, run_fold
     raise UsageError(f"{folder.path} holds a run with {key}={before!r}, not {after!r}; only "
                      f"{', '.join(config_lib.RESUMABLE_CHANGES)} may change on resume: choose "
                      "another name (--set name=...) or resume it as it is")
-  if config_lib.differences(old, config):
+  if record and config_lib.differences(old, config):
     run_folder.atomic_write(folder.config_path, config_lib.to_yaml(config))
-  return config, folder
 
 
-def _check_task(config: config_lib.SearchConfig) -> None:
-  """Fails early (exit 2) on an unknown task or program, before any worker starts."""
+def _check_runs_dir(config: config_lib.SearchConfig, source: pathlib.Path,
+                    overrides: list[str]) -> None:
+  """A runs_dir that is a file, or a folder this user cannot write, is a usage error now,
+  before any worker starts."""
+  runs_dir = pathlib.Path(config.output.runs_dir)
+  where = config_lib.where(source, "output.runs_dir", overrides)
+  existing = next((p for p in (runs_dir, *runs_dir.parents) if p.exists()), None)
+  if existing is None:
+    return
+  if not existing.is_dir():
+    raise UsageError(f"{where}: 'output.runs_dir' {runs_dir}: {existing} is a file, not a "
+                     "folder")
+  folder = runs_dir / config.name
+  if existing == runs_dir and folder.exists() and not folder.is_dir():
+    raise UsageError(f"{where}: 'output.runs_dir' {runs_dir}: the run folder {folder} is a "
+                     "file, not a folder")
+
+
+def _check_task(config: config_lib.SearchConfig, source: pathlib.Path = pathlib.Path("<config>"),
+                overrides: list[str] = ()) -> None:
+  """Fails early (exit 2) on an unknown task or program, before any worker starts; the message
+  names where ``source`` (the config file) or ``overrides`` set the key."""
+  import dsl  # pylint: disable=import-outside-toplevel
+  spec = config.initial_program
+  if spec not in dsl.library.names() and not os.path.isfile(spec):
+    why = "is a folder" if os.path.isdir(spec) else "No such file or directory"
+    raise UsageError(f"{config_lib.where(source, 'initial_program', overrides)}: "
+                     f"'initial_program' {spec}: {why} (a program file, or a built-in: "
+                     f"{', '.join(dsl.library.names())})")
   try:
-    initial = driver.load_initial_program(config.initial_program)
-  except (ProgramError, OSError) as e:
-    raise UsageError(f"initial_program: {e}") from None
+    initial = driver.load_initial_program(spec)
+  except ProgramError as e:  # the program file's own error: FILE:LINE:COL
+    raise UsageError(f"{e} (the 'initial_program' of "
+                     f"{config_lib.where(source, 'initial_program', overrides)})") from None
+  except OSError as e:  # unreadable
+    raise UsageError(f"{config_lib.where(source, 'initial_program', overrides)}: "
+                     f"'initial_program' {spec}: {e.strerror or e}") from None
   if config.tune_initial:
     try:
       hyperparameters.with_hyperparameters(initial, lr=1.0, wd=1.0)
@@ -90,7 +144,8 @@ def _check_task(config: config_lib.SearchConfig) -> None:
                        "false)") from None
   import proxy_tasks  # pylint: disable=import-outside-toplevel
   meta = config.meta_validation
-  checks = [] if config.task.evaluator else [("task", config.task.name, config.task.overrides)]
+  checks = ([] if config.task.evaluator
+            else [("task.name", config.task.name, config.task.overrides)])
   # The monitor's own one-slot evaluator builds registered tasks too: check the name then.
   if meta.monitoring and (not meta.evaluator
                           or meta.evaluator.startswith("meta_validation.monitor:")):
@@ -102,20 +157,24 @@ def _check_task(config: config_lib.SearchConfig) -> None:
                   name or meta_tasks.scaled_name(config.task.name, stage), {})
                  for stage, name in (("10x", meta.funnel_task_10x),
                                      ("100x", meta.funnel_task_100x))]
-  for key, name, overrides in checks:
+  for key, name, task_overrides in checks:
     try:
-      proxy_tasks.get_config(name, **{k: v for k, v in overrides.items() if k != "seed"})
+      proxy_tasks.get_config(name, **{k: v for k, v in task_overrides.items() if k != "seed"})
     except (KeyError, TypeError, ValueError) as e:
       message = e.args[0] if e.args else str(e)
-      raise UsageError(f"{key}: {message}") from None
+      # A funnel task left unset is derived from task.name: that is the key to fix then.
+      located = key if config_lib.where(source, key, overrides) != str(source) else "task.name"
+      raise UsageError(f"{config_lib.where(source, located, overrides)}: {key}: "
+                       f"{message}") from None
 
 
-def make_pool(config: config_lib.SearchConfig):
+def make_pool(config: config_lib.SearchConfig, stop=lambda: False):
+  """The config's pool of workers; ``stop`` cuts a Ray start short (``StartInterrupted``)."""
   task, pool = config.task, config.workers
   if pool.backend == "local":
     return workers.LocalPool(workers.build_evaluator(task.name, task.overrides, task.evaluator))
   return workers.RayPool(task.name, task.overrides, task.evaluator, pool.num_workers,
-                         pool.batches_per_worker, pool.max_restarts, pool.address)
+                         pool.batches_per_worker, pool.max_restarts, pool.address, stop=stop)
 
 
 def _file_error(error: OSError, folder) -> str:
@@ -126,25 +185,97 @@ def _file_error(error: OSError, folder) -> str:
           "(run the same command again once this is fixed)")
 
 
+def _repair(folder: run_folder.RunFolder, log) -> None:
+  """``--repair``: damaged log lines moved aside; a checkpoint that covered one set aside too
+  (the state is then rebuilt from the log)."""
+  if not folder.exists():
+    return
+  moved, first = folder.repair_events()
+  if not moved:
+    log(f"repair: {folder.path}: no damaged event line")
+    return
+  try:
+    checkpoint = folder.read_checkpoint()
+    covered = checkpoint["state"]["events"] if checkpoint else 0
+  except (ValueError, KeyError, TypeError):
+    covered = None  # damaged too: the resume sets it aside
+  if checkpoint is not None and covered is not None and covered > first:
+    folder.set_checkpoint_aside()
+  log(f"repair: moved {len(moved)} damaged line{'s' if len(moved) > 1 else ''} "
+      f"({', '.join(moved[:3])}{', ...' if len(moved) > 3 else ''}) to {folder.damaged_path}; "
+      "every intact event is kept")
+
+
+def _one_line(error: BaseException) -> str:
+  return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  messages: list[str] = []  # logged before the display exists
+  folder = None
   try:
-    config, folder = resolve(args)
-    _check_task(config)
-  except (UsageError, config_lib.ConfigError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-  except OSError as e:  # the run folder's config.yaml could not be rewritten
-    print(f"error: {_file_error(e, '')}", file=sys.stderr)
-    return 2
+    try:
+      # Everything before the workers: the config checked, the run folder claimed, created
+      # or checked, and read.
+      config, folder, source = resolve(args)
+      overrides = _overrides(args)
+      _check_task(config, source, overrides)
+      _check_runs_dir(config, source, overrides)
+      _check_resumable(config, folder, record=False)  # a refused config leaves no trace
+      folder.claim()
+      _check_resumable(config, folder)  # again: the run may have been made meanwhile
+      if args.repair:
+        _repair(folder, messages.append)
+      if not folder.exists():
+        driver.create(config, folder)
+      search = driver.Search(config, folder, None, log=messages.append)
+      search.load()
+    except (UsageError, config_lib.ConfigError, run_folder.RunFolderBusy) as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
+    except run_folder.DamagedLog as e:
+      print(f"error: {e}; to go on, run  python -m search.run --resume {folder.path} --repair  "
+            "(moves the damaged lines to damaged_events.txt; every intact event is kept)",
+            file=sys.stderr)
+      return 2
+    except ValueError as e:  # an unreadable log segment
+      print(f"error: {_one_line(e)}", file=sys.stderr)
+      return 2
+    except OSError as e:  # a run folder that cannot be created, read or written; a full disk
+      print(f"error: {_file_error(e, folder.path if folder and folder.exists() else '')}",
+            file=sys.stderr)
+      return 2
+    except KeyboardInterrupt:
+      print("interrupted before the search started; run the same command again",
+            file=sys.stderr)
+      return 130
+    return _search(args, config, folder, search, messages)
+  finally:
+    if folder is not None:
+      folder.release()
+
+
+def _search(args: argparse.Namespace, config: config_lib.SearchConfig,
+            folder: run_folder.RunFolder, search: driver.Search, messages: list[str]) -> int:
+  """Starts the workers and runs the search; Ctrl-C from here on (the workers' start
+  included) ends in a checkpoint and exit status 130."""
   display = (progress.LogProgress() if args.quiet or not sys.stderr.isatty()
              else progress.LiveProgress(f"optsearch: {folder.path}"))
+  for message in messages:
+    display.log(message)
+  search.on_progress, search.log = display, display.log
   pool = None
+  summary = None
   try:
-    pool = make_pool(config)
-    search = driver.Search(config, folder, pool, on_progress=display, log=display.log)
-    driver.install_signal_handlers(search)
-    summary = search.run()
+    driver.install_signal_handlers(search)  # before the pool: Ctrl-C while Ray starts
+    pool = make_pool(config, stop=lambda: search.interrupted)
+    driver.install_signal_handlers(search)  # again: ray.init sets its own SIGTERM handler
+    if not search.interrupted:  # else Ctrl-C came while the workers started: nothing ran
+      search.pool = pool
+      summary = search.run()
+  except workers.StartInterrupted:  # the pool shut itself down
+    pass
   except OSError as e:  # a run folder that cannot be written (or read), a full disk
     print(f"error: {_file_error(e, folder.path)}", file=sys.stderr)
     return 2
@@ -152,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     display.close()
     if pool is not None:
       pool.close()
+  if summary is None:
+    print(f"interrupted while the workers started: resume with  python -m search.run "
+          f"--resume {folder.path}", file=sys.stderr)
+    return 130
   print(progress.summary(summary, str(folder.path)))
   if search.monitor is not None and search.monitor.rows:
     print(f"meta-validation curve: {folder.path / 'meta_validation.png'}")
