@@ -28,7 +28,22 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import signal
 import sys
+import threading
+
+INTERRUPTED_AT_START = "interrupted before the search started; run the same command again"
+
+
+def _exit_interrupted(*_) -> None:
+  """Ctrl-C while the modules below are imported (seconds: JAX): nothing is written yet, so
+  the process just ends (an exception raised here could land in a callback that ignores it)."""
+  print(INTERRUPTED_AT_START, file=sys.stderr)
+  os._exit(130)  # pylint: disable=protected-access
+
+
+if __name__ == "__main__":
+  signal.signal(signal.SIGINT, _exit_interrupted)
 
 from dsl import hyperparameters
 from dsl.program import ProgramError
@@ -194,16 +209,18 @@ def _repair(folder: run_folder.RunFolder, log) -> None:
   if not moved:
     log(f"repair: {folder.path}: no damaged event line")
     return
-  try:
-    checkpoint = folder.read_checkpoint()
-    covered = checkpoint["state"]["events"] if checkpoint else 0
-  except (ValueError, KeyError, TypeError):
-    covered = None  # damaged too: the resume sets it aside
-  if checkpoint is not None and covered is not None and covered > first:
-    folder.set_checkpoint_aside()
   log(f"repair: moved {len(moved)} damaged line{'s' if len(moved) > 1 else ''} "
       f"({', '.join(moved[:3])}{', ...' if len(moved) > 3 else ''}) to {folder.damaged_path}; "
       "every intact event is kept")
+  try:
+    checkpoint = folder.read_checkpoint()
+    covered = checkpoint["state"]["events"] if checkpoint is not None else 0
+  except (ValueError, KeyError, TypeError):
+    return  # damaged too: the resume sets it aside
+  if isinstance(covered, int) and covered > first:  # it counts the moved lines
+    aside = folder.set_checkpoint_aside("before-repair")
+    log(f"repair: {folder.checkpoint_path} covered a moved line: set aside as {aside.name}, "
+        "the state is rebuilt from the event log")
 
 
 def _one_line(error: BaseException) -> str:
@@ -212,6 +229,8 @@ def _one_line(error: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt, caught below
   messages: list[str] = []  # logged before the display exists
   folder = None
   try:
@@ -247,8 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr)
       return 2
     except KeyboardInterrupt:
-      print("interrupted before the search started; run the same command again",
-            file=sys.stderr)
+      print(INTERRUPTED_AT_START, file=sys.stderr)
       return 130
     return _search(args, config, folder, search, messages)
   finally:

@@ -171,11 +171,18 @@ class RunFolderBusy(Exception):
     self.owner = owner
 
 
+def _json_error(error: ValueError) -> str:
+  """What is wrong with a line ``json.loads`` refused, with the column."""
+  if not isinstance(error, json.JSONDecodeError):
+    return str(error)
+  return f"{error.msg}{'' if error.msg.endswith(' at') else ' at'} column {error.colno}"
+
+
 def _parse(line: bytes, path: pathlib.Path, number: int) -> dict[str, Any]:
   try:
     return json.loads(line)
   except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
-    raise DamagedLog(f"{path}:{number}", str(getattr(e, "msg", e))) from None
+    raise DamagedLog(f"{path}:{number}", _json_error(e)) from None
 
 
 # What every event line holds, and the types a resume relies on.
@@ -215,7 +222,7 @@ def read_event(line: bytes, where: str) -> dict[str, Any]:
   try:
     event = json.loads(line)
   except ValueError as e:
-    raise DamagedLog(where, str(getattr(e, "msg", e))) from None
+    raise DamagedLog(where, _json_error(e)) from None
   check_event(event, where)
   try:
     dsl.parse(event["program"])
@@ -763,10 +770,14 @@ class RunFolder:
       raise ValueError(f"{self.checkpoint_path}: corrupt checkpoint (not an object)")
     return data
 
-  def set_checkpoint_aside(self) -> pathlib.Path:
-    """Renames a damaged checkpoint to ``checkpoint.json.damaged`` (kept, never deleted: the
-    state is rebuilt from the log instead); returns the new path."""
-    aside = self.checkpoint_path.with_name(self.checkpoint_path.name + ".damaged")
+  def set_checkpoint_aside(self, why: str = "damaged") -> pathlib.Path:
+    """Renames the checkpoint to ``checkpoint.json.<why>`` (``.<why>.2``... if taken: kept,
+    never deleted; the state is then rebuilt from the log); returns the new path."""
+    for number in range(1, 1_000_000):
+      aside = self.checkpoint_path.with_name(
+          f"{self.checkpoint_path.name}.{why}" + (f".{number}" if number > 1 else ""))
+      if not aside.exists():
+        break
     os.replace(self.checkpoint_path, aside)
     fsync_directory(self.path)
     return aside

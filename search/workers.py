@@ -241,6 +241,9 @@ class RayPool:
     # The driver's XLA flags (proxy_tasks sets some when imported) plus one core per actor.
     env_vars = actor_environment(os.environ)
     self._started_ray = not ray.is_initialized()
+    self._actors = []
+    if stop():  # Ctrl-C while Ray was imported: nothing to start, nothing to stop
+      raise StartInterrupted("stopped before Ray started")
     if self._started_ray:
       if address:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR",
@@ -251,6 +254,9 @@ class RayPool:
         ray.init(num_cpus=num_workers or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR",
                  runtime_env={"env_vars": {**env_vars, "PYTHONPATH": path}})
+    if stop():
+      self.close()
+      raise StartInterrupted("stopped while Ray started")
     count = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     # No retries by Ray: a failed batch comes back to the driver, which sends it to whichever
     # actor is free instead of waiting for this one to restart (maybe never, its node gone).
