@@ -200,7 +200,8 @@ class Search:
       create(config, folder)
     self.load()
     from_checkpoint, replayed = self._loaded
-    folder.open_logs()
+    if not folder.logs_open:  # search.run opens them before the workers start
+      folder.open_logs()
     meta = config.meta_validation
     if meta.monitoring:
       from meta_validation import monitor  # pylint: disable=import-outside-toplevel

@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         driver.create(config, folder)
       search = driver.Search(config, folder, None, log=messages.append)
       search.load()
+      folder.open_logs()  # a folder that cannot be written is told now, not after Ray's start
     except (UsageError, config_lib.ConfigError, run_folder.RunFolderBusy) as e:
       print(f"error: {e}", file=sys.stderr)
       return 2
@@ -271,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     return _search(args, config, folder, search, messages)
   finally:
     if folder is not None:
+      try:
+        folder.close()  # if the search did not (it failed to start)
+      except OSError:
+        pass  # already told (a full disk): what was written is kept
       folder.release()
 
 

@@ -406,6 +406,10 @@ class RunFolder:
     atomic_write(self.programs / "initial.py", initial_program_text)
     atomic_write(self.config_path, config_yaml)  # last: a folder with a config is a run
 
+  @property
+  def logs_open(self) -> bool:
+    return self._events is not None and not self._events.closed
+
   def open_logs(self) -> None:
     """Opens the logs for appending, first finishing a rotation a crash interrupted and cutting
     any torn last line."""
