@@ -278,6 +278,10 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
       proxy_tasks.check(name, **(proxy_overrides if stage == "held-out" else {}))
     except proxy_tasks.TaskError as error:
       raise KeyError(f"{stage} task: {error}") from None
+  # A live search may be read (it only appends); what it adds from now on is not seen.
+  live = RunFolder(run_dir).live_owner()
+  if live:
+    log(f"the search in {run_dir} is still running ({live}): its log is read as it is now")
   candidates = read_candidates(run_dir, pool or POOL_FACTOR * top_k)
   if not candidates:
     raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program in the "
@@ -288,6 +292,8 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
                             "structure": structure, "program": c.program.to_text()}
                            for c, structure in zip(candidates, structures)]}
+  if live:
+    record["partial_log"] = live
   baselines: dict = {}  # tuned once per task in this run
   evaluators: dict = {}  # compiled once per task and seed in this run
   order = list(range(len(candidates)))  # by proxy fitness
@@ -441,6 +447,9 @@ def markdown(record: dict) -> str:
            + "; runs per optimizer and any optimum on a hard limit in brackets."
            + ("" if record.get("finished", True) else " **Unfinished**: the stages after "
               f"{list(stages)[-1]} have not run (yet).")
+           + (f" **Partial log**: the search was still running ({record['partial_log']}) when "
+              "its event log was read; programs it logged later are not in this funnel."
+              if record.get("partial_log") else "")
            + (f" {record['seconds']:.0f} s." if "seconds" in record else ""), "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
   for row in table_rows(record):

@@ -155,11 +155,18 @@ def markdown_table(record: dict) -> str:
     mean, std = _float(row["final_mean"]), _float(row["final_std"])
     vs = _float(row["log_adamw_over_metric"])
     reach = row["steps_to_adamw_final"]
+    final, versus = f"{mean:.4f} ± {std:.4f}", f"{vs:+.4f}"
+    if not np.isfinite(mean):  # its status, not nan ± nan: how many seeds diverged
+      per_seed = [_float(x) for x in row.get("final_per_seed", [])]
+      failed = sum(not np.isfinite(x) for x in per_seed)
+      final = (f"diverged on {failed} of {len(per_seed)} seeds" if per_seed and failed
+               else "no finite metric")
+      versus = "-"
     limits = row["tuning"].get("at_limit") or []
     flag = f" **optimum at the limit of {', '.join(limits)}**" if limits else ""
     lines.append(f"| {row['optimizer']} | {_hyper_text(row['hyperparameters'])}{flag} "
                  f"| {row['tuning'].get('runs', '?')} "
-                 f"| {mean:.4f} ± {std:.4f} | {vs:+.4f} | {'-' if reach is None else reach} |")
+                 f"| {final} | {versus} | {'-' if reach is None else reach} |")
   return "\n".join(lines) + "\n"
 
 
@@ -264,6 +271,14 @@ def main(argv=None) -> int:
     return _fail(str(error))
   except (OSError, UnicodeDecodeError) as error:
     return _fail(f"{args.program}: cannot read the program ({error})")
+  # Dead statements change no update but would be compiled and run at every step of every
+  # tuning point and seed (a 5 MB program of them: minutes and gigabytes): gone first.
+  pruned = dsl.prune(program)
+  if len(pruned.statements) < len(program.statements):
+    print(f"{args.program}: {len(program.statements) - len(pruned.statements)} of "
+          f"{len(program.statements)} statements are dead (no update depends on them); "
+          "replaying the program without them", file=sys.stderr)
+    program = pruned
   paths = output_paths(args.program, args.task, args.out)
   if any(p.resolve() == args.program.resolve() for p in paths.values()):
     return _fail(f"{args.program}: an output would overwrite the program; pick --out")

@@ -1,7 +1,9 @@
 """Tests of funnel selection on a fake run folder with tiny toy stages."""
 
 import csv
+import fcntl
 import json
+import os
 
 import pytest
 
@@ -285,3 +287,34 @@ def test_a_crash_in_the_last_stage_keeps_the_stages_before_it(tmp_path, monkeypa
   saved = json.loads((tmp_path / "funnel" / "funnel.json").read_text())
   assert saved["finished"] is False and list(saved["stages"]) == ["10x"]
   assert "**Unfinished**" in (tmp_path / "funnel" / "funnel.md").read_text()
+
+
+def test_a_funnel_on_a_live_search_reads_it_and_says_the_log_was_partial(tmp_path,
+                                                                          monkeypatch):
+  helpers.make_run(tmp_path)
+  # The search's lock, as another process holds it (a second descriptor conflicts as one).
+  lock = os.open(tmp_path / "owner.lock", os.O_RDWR | os.O_CREAT)
+  os.write(lock, b"pid 4242 on host elsewhere\n")
+  fcntl.flock(lock, fcntl.LOCK_EX)
+  read = []
+
+  def no_stages(task_name, programs, *args, **kwargs):  # the reading is what is tested here
+    read.extend(programs)
+    raise MemoryError("no stage")
+
+  monkeypatch.setattr(funnel, "run_stage", no_stages)
+  logged = []
+  try:
+    with pytest.raises(MemoryError):
+      funnel.funnel(tmp_path, top_k=4, seeds=1, tasks=TASKS, log=logged.append,
+                    holdout_seeds=0)
+  finally:
+    os.close(lock)
+  assert logged[0] == (f"the search in {tmp_path} is still running (pid 4242 on host "
+                       "elsewhere): its log is read as it is now")
+  assert read  # it was read all the same
+  record = {"run": str(tmp_path), "top_k": 4, "seeds": 1, "tasks": TASKS, "stages": {},
+            "candidates": [], "partial_log": "pid 4242 on host elsewhere"}
+  assert ("**Partial log**: the search was still running (pid 4242 on host elsewhere) when "
+          "its event log was read" in funnel.markdown(record))
+  assert "Partial log" not in funnel.markdown({**record, "partial_log": None})

@@ -71,3 +71,40 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, m
   err = capsys.readouterr().err.strip()
   assert message in err and "\n" not in err
   assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.py", "good.py"]
+
+
+def _row(optimizer, per_seed):
+  mean = sum(per_seed) / len(per_seed)
+  return {"optimizer": optimizer, "hyperparameters": {"lr": 1e-3}, "final_mean": mean,
+          "final_std": 0.0 if mean == mean else float("nan"), "final_per_seed": per_seed,
+          "log_adamw_over_metric": 0.0 if mean == mean else float("nan"),
+          "steps_to_adamw_final": None, "tuning": {"grid": [{}, {}]}}
+
+
+def test_dead_statements_are_pruned_before_scoring_and_a_diverged_row_says_so(
+    tmp_path, monkeypatch, capsys):
+  """A program of mostly dead statements is replayed without them (scored as its live part);
+  a row whose seeds diverged shows that, not ``nan ± nan``."""
+  program_path = tmp_path / "padded.py"
+  lion = dsl.library.load("lion")
+  body = lion.to_text().splitlines()
+  dead = [f"  dead_{i} = {lion.gradient} * {i + 1}.0" for i in range(2000)]
+  program_path.write_text("\n".join(body[:1] + dead + body[1:]) + "\n")
+  replayed = []
+
+  def fake_replay(program, task_name, *args, **kwargs):  # records what would be trained
+    replayed.append(program)
+    return {"task": {"name": task_name, "steps": 30}, "eval_seeds": [0, 1], "metric": "loss",
+            "rows": [_row("adamw", [1.0, 1.0]), _row("padded", [float("nan"), 2.0])],
+            "seconds": 0.0}
+
+  monkeypatch.setattr(replay, "replay", fake_replay)
+  monkeypatch.setattr(replay, "write", lambda record, paths: None)
+  assert replay.main([str(program_path), "--task", "quadratic", "--quiet"]) == 0
+  assert replayed == [dsl.prune(dsl.parse_file(program_path))]
+  assert len(replayed[0].statements) == len(lion.statements)
+  out, err = capsys.readouterr()
+  assert err == (f"{program_path}: 2000 of {2000 + len(lion.statements)} statements are dead (no "
+                 "update depends on them); replaying the program without them\n")
+  assert "| padded | lr=0.001 | diverged on 1 of 2 seeds | - | - |" in out
+  assert "nan" not in out
