@@ -304,7 +304,14 @@ def _search(args: argparse.Namespace, config: config_lib.SearchConfig,
   summary = None
   try:
     driver.install_signal_handlers(search)  # before the pool: Ctrl-C while Ray starts
-    pool = make_pool(config, stop=lambda: search.interrupted)
+    try:
+      pool = make_pool(config, stop=lambda: search.interrupted)
+    except (workers.StartInterrupted, OSError):
+      raise
+    except Exception as e:  # pylint: disable=broad-except  (Ray's start failed: e.g. overloaded)
+      print(f"error: the workers did not start ({_one_line(e)}); nothing was lost: run the same "
+            "command again to resume", file=sys.stderr)
+      return 1
     driver.install_signal_handlers(search)  # again: ray.init sets its own SIGTERM handler
     if not search.interrupted:  # else Ctrl-C came while the workers started: nothing ran
       search.pool = pool
