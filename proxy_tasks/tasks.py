@@ -84,7 +84,7 @@ class Task:
     if c.model == "vit":
       return models.vit_init(key, DIGIT_SIDE, c.patch, c.width, c.depth, DIGIT_CLASSES)
     if c.model == "transformer_lm":
-      return models.lm_init(key, VOCAB, c.context, c.width, c.depth)
+      return models.lm_init(key, c.vocab, c.context, c.width, c.depth)
     rng = np.random.default_rng(seed)
     if c.model == "quadratic":
       half = c.width // 2
@@ -102,7 +102,7 @@ class Task:
     if c.model in ("mlp", "vit"):
       return {k: jnp.asarray(v) for k, v in datasets.load(c.dataset).items()}
     if c.model == "transformer_lm":
-      text = datasets.load(c.dataset)
+      text = self._text()
       windows = len(text["val"]) // (c.context + 1)
       val = text["val"][: windows * (c.context + 1)].reshape(windows, c.context + 1)
       return {"train": jnp.asarray(text["train"]), "val_windows": jnp.asarray(val)}
@@ -119,6 +119,21 @@ class Task:
     return {"x_train": jnp.asarray(x[:256]), "y_train": jnp.asarray(y[:256]),
             "x_val": jnp.asarray(x[256:]), "y_val": jnp.asarray(y[256:])}
 
+  def _text(self) -> dict[str, np.ndarray]:
+    """The corpus as token ids: bytes when ``vocab`` is 256, else each byte's rank in the
+    corpus's alphabet (``datasets.text_alphabet``)."""
+    c = self.config
+    text = datasets.load(c.dataset)
+    if c.vocab == VOCAB:
+      return text
+    alphabet = datasets.text_alphabet()
+    if len(alphabet) > c.vocab:
+      raise ValueError(f"task '{c.name}': vocab {c.vocab} is smaller than the corpus's "
+                       f"{len(alphabet)} distinct bytes")
+    ids = np.zeros(VOCAB, np.int32)
+    ids[alphabet] = np.arange(len(alphabet), dtype=np.int32)
+    return {split: ids[tokens] for split, tokens in text.items()}
+
   def plan(self, seed: int) -> np.ndarray:
     """What each step trains on: ``[steps, batch]`` indices, or ``[steps, width]`` noise."""
     c = self.config
@@ -126,7 +141,7 @@ class Task:
     if c.model in ("mlp", "vit"):
       return _epoch_indices(rng, datasets.DIGITS_TRAIN, c.steps, c.batch_size)
     if c.model == "transformer_lm":
-      limit = len(datasets.load(c.dataset)["train"]) - c.context - 1
+      limit = len(self._text()["train"]) - c.context - 1
       return rng.integers(0, limit, size=(c.steps, c.batch_size)).astype(np.int32)
     if c.model == "linear_regression":
       return _epoch_indices(rng, 256, c.steps, c.batch_size)
