@@ -2,6 +2,7 @@
 
   python benchmarks/task_throughput.py --task mlp_digits_b256 [--task lm_sklearn_text_b64]
       [--set steps=150 --set width=16] [--programs 48] [--repeats 3] [--slots 8] [--threads 2]
+      [--learning BUDGET]
 
 Workload: the built-in programs and mutations of AdamW (``benchmarks/eval_throughput.py``'s
 ``workload``: ``search.mutation.mutate``, 1 to 3 mutations each, ``numpy`` seed 0), scored by
@@ -26,7 +27,11 @@ both, so the fraction is steadier than either);
 ``peak_fraction = programs_per_s * flops_per_program / peak``. Ratios within one run mean more
 than absolute rates on a loaded machine; ``cpu_s_per_program`` (this process's CPU time, every
 thread, per program) is the steadiest figure there: on a quiet 2-core machine the rate is
-about ``2 / cpu_s_per_program``. The last line is JSON, one entry per task.
+about ``2 / cpu_s_per_program`` (a lower bound: contention inflates CPU time too).
+``--set`` overrides apply to every ``--task``. ``--learning BUDGET`` also checks that a task
+still teaches something: its initial validation metric, AdamW and Lion at the library's
+settings, and both tuned (``proxy_tasks.tuning``, BUDGET runs each). The last line is JSON,
+one entry per task.
 """
 
 from __future__ import annotations
@@ -48,12 +53,14 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 # pylint: disable=wrong-import-position
 import proxy_tasks  # first: sets the XLA flags before JAX starts
+import dsl
 import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
 
 from eval_throughput import matmul_peak_flops, workload
+from proxy_tasks import tuning
 
 
 class UsageError(ValueError):
@@ -167,6 +174,19 @@ def measure(task: proxy_tasks.Task, count: int, repeats: int, slots: int, thread
           "statuses": {k: v for k, v in statuses.items() if v}}
 
 
+def learning_check(task: proxy_tasks.Task, budget: int, slots: int, threads: int) -> dict:
+  """Whether the task still teaches something: the initial validation metric, AdamW and Lion
+  at the library's settings, and both tuned by ``proxy_tasks.tuning`` (``budget`` runs each)."""
+  initial = statistics.mean(float(task.metric(task.init_params(s), task.data(s)))
+                            for s in task.config.seeds)
+  evaluator = proxy_tasks.Evaluator(task, slots=slots, threads=threads, normalize=False)
+  library = dict(zip(tuning.BASELINES, evaluator.metrics(
+      [dsl.library.load(name) for name in tuning.BASELINES])))
+  tuned = tuning.tune({name: tuning.library_space(name) for name in tuning.BASELINES},
+                      evaluator.metrics, budget)
+  return {"initial": initial, "library": library, "tuned": tuned}
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -178,6 +198,9 @@ def main(argv=None) -> int:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--slots", type=int, default=8)
   parser.add_argument("--threads", type=int, default=2)
+  parser.add_argument("--learning", type=int, default=0, metavar="BUDGET",
+                      help="also check that the task teaches: initial metric, AdamW and Lion "
+                           "at library settings and tuned with BUDGET runs each")
   args = parser.parse_args(argv)
   try:
     overrides = parse_overrides(args.set)
@@ -185,6 +208,9 @@ def main(argv=None) -> int:
                        (args.slots, "--slots"), (args.threads, "--threads")):
       if name < 1:
         raise UsageError(f"{flag}: expected a positive integer, got {name}")
+    if args.learning < 0:
+      raise UsageError(f"--learning: expected a run budget >= 0 (0: no check), got "
+                       f"{args.learning}")
     tasks = []
     for name in args.task:
       if name not in proxy_tasks.names():
@@ -214,8 +240,15 @@ def main(argv=None) -> int:
           f"matmuls {m['matmul_flops_per_program'] / 1e9:.3f}); {100 * m['peak_fraction']:.1f}% "
           f"of the matmul peak (matmuls alone {100 * m['matmul_peak_fraction']:.1f}%); load "
           f"{m['load1']:.1f}; statuses {m['statuses']}")
+    if args.learning:
+      check = learning_check(task, args.learning, args.slots, args.threads)
+      library = ", ".join(f"{k} {v:.3f}" for k, v in check["library"].items())
+      print(f"{task.name} learning: initial metric {check['initial']:.3f}; library settings: "
+            f"{library}; tuned:\n{tuning.report(check['tuned'])}")
+      m["learning"] = {"initial": check["initial"], "library": check["library"],
+                       "tuned": {k: t.best_metric for k, t in check["tuned"].items()}}
   print(json.dumps([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()
-                     if k != "rounds"} for m in everything]))
+                     if k != "rounds"} for m in everything], default=float))
   return 0
 
 
