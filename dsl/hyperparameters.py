@@ -8,10 +8,12 @@ Tuning never needs to know a program's structure beyond these rules (programs ar
   ``update = update * c``: the update it returns is scaled by ``c``, which is its learning
   rate whatever constants it holds elsewhere.
 * **weight decay** (``wd``): the constant of the first ``x = w * c`` (``w`` the weights).
-* **momentum constants** (``beta1``, ``beta2``): the constants of the first and second
-  statement that decays a state-carried average: ``x = interp(a, b, c)`` (``(1 - c) a + c b``:
-  AdamW's ``m`` and ``v``, Lion's two interpolations) or ``s = s * c`` with ``s`` a state
-  (heavy-ball momentum), in program order.
+* **momentum constants** (``beta1``, ``beta2``): the first and second distinct constants, in
+  program order, of the statements that decay an average: ``x = interp(a, b, c)``
+  (``(1 - c) a + c b``: AdamW's ``m`` and ``v``, Lion's two interpolations) or ``s = s * c``
+  with ``s`` a state (heavy-ball momentum). Every such statement with the same constant is
+  the same hyperparameter and is rewritten with it: a bias correction repeats its beta
+  (``adamw_bc``: ``c1 = interp(1.0, c1, 0.9)`` is ``1 - 0.9^t``).
 * **schedule**: ``warmup_cosine`` is the task's schedule, which every program reads through
   its ``lr`` parameter; ``constant`` prepends ``lr = lr * 0.0; lr = lr + 1.0``, so the program
   sees a constant schedule value 1 (a program that never reads ``lr`` has a constant step
@@ -59,11 +61,11 @@ def schedule_of(program: Program) -> str:
   return "constant" if program.statements[:2] == prologue else "warmup_cosine"
 
 
-def locations(program: Program) -> dict[str, tuple[int, int]]:
-  """``{name: (statement index, argument position)}`` of the constants ``program`` has, for
-  ``lr``, ``wd``, ``beta1`` and ``beta2`` (see the module docstring)."""
-  found: dict[str, tuple[int, int]] = {}
-  betas = []
+def locations(program: Program) -> dict[str, tuple[tuple[int, int], ...]]:
+  """``{name: ((statement index, argument position), ...)}`` of the constants ``program``
+  has, for ``lr``, ``wd``, ``beta1`` and ``beta2`` (see the module docstring)."""
+  found: dict[str, tuple[tuple[int, int], ...]] = {}
+  decays: list[tuple[float, tuple[int, int]]] = []
   skip = 2 if schedule_of(program) == "constant" else 0
   for index, statement in enumerate(program.statements):
     if index < skip:
@@ -71,20 +73,21 @@ def locations(program: Program) -> dict[str, tuple[int, int]]:
     for name, variable in (("lr", program.lr), ("wd", program.weights)):
       position = _constant_position(statement, variable)
       if position is not None and name not in found:
-        found[name] = (index, position)
+        found[name] = ((index, position),)
     position = _momentum_position(program, statement)
     if position is not None:
-      betas.append((index, position))
-  for name, location in zip(("beta1", "beta2"), betas):
-    found[name] = location
+      decays.append((statement.args[position], (index, position)))
+  distinct = list(dict.fromkeys(value for value, _ in decays))
+  for name, value in zip(("beta1", "beta2"), distinct):
+    found[name] = tuple(where for v, where in decays if v == value)
   return found
 
 
 def values(program: Program) -> dict[str, float | str]:
   """The program's own value of each hyperparameter it has (``lr`` is 1 when it has no
   learning-rate constant: its update is then used as it is)."""
-  found = {name: float(program.statements[i].args[p])
-           for name, (i, p) in locations(program).items()}
+  found = {name: float(program.statements[where[0][0]].args[where[0][1]])
+           for name, where in locations(program).items()}
   found.setdefault("lr", 1.0)
   return {**found, "schedule": schedule_of(program)}
 
@@ -111,10 +114,10 @@ def with_hyperparameters(program: Program, lr: float | None = None, wd: float | 
               "beta1": "first interp(a, b, constant) or 'state = state * constant' statement",
               "beta2": "second interp(a, b, constant) or 'state = state * constant' statement"}
       raise ValueError(f"the program has no {what[name]} to tune")
-    index, position = where[name]
-    args = list(statements[index].args)
-    args[position] = float(value)
-    statements[index] = dataclasses.replace(statements[index], args=tuple(args))
+    for index, position in where[name]:
+      args = list(statements[index].args)
+      args[position] = float(value)
+      statements[index] = dataclasses.replace(statements[index], args=tuple(args))
   if schedule is not None and schedule != schedule_of(program):
     if schedule not in SCHEDULES:
       raise ValueError(f"unknown schedule '{schedule}'; expected one of {', '.join(SCHEDULES)}")

@@ -145,7 +145,7 @@ def _worst(ranking: list[tuple[float, int, str]],
 
 def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
   """The proxy task of ``config.yaml`` (``task: {name: ..., overrides: {...}}``): its name and
-  its overrides (YAML lists as tuples, as ``proxy_tasks.TaskConfig`` holds them)."""
+  its overrides (as written; ``proxy_tasks.resolve`` makes YAML lists tuples)."""
   path = pathlib.Path(run_dir) / "config.yaml"
   if not path.exists():
     raise FileNotFoundError(f"{path}: no such file (not a search run folder?)")
@@ -157,8 +157,7 @@ def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
   overrides = (task.get("overrides") if isinstance(task, dict) else None) or {}
   if not isinstance(overrides, dict):
     raise ValueError(f"{path}: key 'task.overrides': expected a mapping, got {overrides!r}")
-  return name, {key: tuple(value) if isinstance(value, list) else value
-                for key, value in overrides.items()}
+  return name, dict(overrides)
 
 
 def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str | None = None,
@@ -184,7 +183,9 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
               tune_seed: int = 0, baselines: dict | None = None,
               evaluators: dict | None = None, tune_programs: bool = False,
               budget: int = tuning.DEFAULT_BUDGET, **overrides) -> dict:
-  """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
+  """Tunes the baselines (``tuning.BASELINES``: AdamW as the paper writes it, bias-corrected
+  AdamW, Lion) on ``task_name``, then scores them and ``programs`` on ``seeds``; a program
+  beats AdamW when it beats the better of the two.
 
   Tuning is ``proxy_tasks.tuning`` on the tuning seed, ``budget`` runs each. With
   ``tune_programs`` each program is tuned in the same call, by the same procedure and budget
@@ -196,7 +197,7 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   evaluators (``scoring.evaluator_for``).
 
   Returns ``{"task", "seeds", "tune_seed", "budget", "seconds", "baselines_cached",
-  "reference" ("adamw": what a program must beat), "baselines": {name: {"hyperparameters",
+  "reference" (the better AdamW: what a program must beat), "baselines": {name: {"hyperparameters",
   "runs", "at_limit", "mean", "std", "metrics"}}, "programs": [{"mean", "std", "metrics",
   "vs_adamw" (log(AdamW / mean)), "beats_adamw"}, with "hyperparameters", "runs",
   "at_limit" and "tuned_program" if tuned]}``.
@@ -229,11 +230,13 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   program_metrics = metrics[len(names):]
   stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed, "budget": budget,
            "baselines_cached": not names, "tuned_programs": tune_programs, "baselines": {},
-           "programs": [], "reference": "adamw"}
+           "programs": []}
   for name, (summary, row) in cached.items():
     mean, std = _stats(row)
     stage["baselines"][name] = {**summary, "mean": mean, "std": std, "metrics": row.tolist()}
-  reference = stage["baselines"]["adamw"]["mean"]
+  stage["reference"] = tuning.better_adamw({name: b["mean"]
+                                            for name, b in stage["baselines"].items()})
+  reference = stage["baselines"][stage["reference"]]["mean"]
   for row, label in zip(program_metrics, labels):
     mean, std = _stats(row)
     scored = {"mean": mean, "std": std, "metrics": row.tolist(),
@@ -271,9 +274,10 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
     tasks = stage_tasks(run_dir, family)
   proxy, proxy_overrides = (proxy_of(run_dir) if holdout_seeds else ("", {}))
   for stage, name in [("held-out", proxy)] * bool(holdout_seeds) + list(tasks.items()):
-    if name not in proxy_tasks.names():
-      raise KeyError(f"{stage} task '{name}' is not registered; known: "
-                     f"{', '.join(proxy_tasks.names())}")
+    try:  # a registered name or a user's package.module:factory
+      proxy_tasks.check(name, **(proxy_overrides if stage == "held-out" else {}))
+    except proxy_tasks.TaskError as error:
+      raise KeyError(f"{stage} task: {error}") from None
   candidates = read_candidates(run_dir, pool or POOL_FACTOR * top_k)
   if not candidates:
     raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program in the "
@@ -289,7 +293,7 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
   order = list(range(len(candidates)))  # by proxy fitness
   if holdout_seeds:
     record["tasks"]["holdout"] = proxy
-    searched = proxy_overrides.get("seeds") or proxy_tasks.get_config(proxy).seeds
+    searched = proxy_overrides.get("seeds") or proxy_tasks.config_of(proxy).seeds
     first = max(HOLDOUT_FIRST_SEED, max(int(seed) for seed in searched) + 1)
     held_out = tuple(range(first, first + holdout_seeds))
     overrides = {k: v for k, v in proxy_overrides.items() if k not in _NOT_HELD_OUT}
@@ -406,12 +410,21 @@ COLUMNS = ("program", "id", "proxy_fitness", "holdout_metric", "holdout_vs_adamw
            "10x_vs_adamw", "100x_metric", "100x_vs_adamw", "status")
 
 
+def _metric_name(task_name: str) -> str:
+  """The stage's metric in words, or "" for a task that no longer resolves (a record read
+  back where the user's task module is not importable)."""
+  try:
+    return meta_tasks.metric_name(task_name)
+  except (KeyError, TypeError, ValueError):
+    return ""
+
+
 def markdown(record: dict) -> str:
   tasks = record["tasks"]
   stages = record["stages"]
   seeds = record.get("seeds", "N")
-  metrics = sorted({meta_tasks.metric_name(tasks[stage]) for stage in SCALED_STAGES
-                    if tasks.get(stage) in proxy_tasks.names()}) or ["validation metric"]
+  metrics = sorted({_metric_name(tasks[stage]) for stage in SCALED_STAGES
+                    if tasks.get(stage)} - {""}) or ["validation metric"]
   held_out = ""
   if "holdout" in stages:
     used = stages["holdout"]["seeds"]
@@ -483,7 +496,8 @@ def main(argv=None) -> int:
                       f"{POOL_FACTOR} x --top-k)")
   parser.add_argument("--family", help="family of both stages' tasks: <family>_10x and "
                       "<family>_100x (default: the proxy's; one of "
-                      f"{', '.join(meta_tasks.SCALED)})")
+                      f"{', '.join(meta_tasks.SCALED)}, or a user's package.module:factory "
+                      "whose module has factory_10x and factory_100x)")
   parser.add_argument("--task-10x", help="10x task (default <family>_10x)")
   parser.add_argument("--task-100x", help="100x task (default <family>_100x)")
   args = parser.parse_args(argv)
@@ -495,7 +509,8 @@ def main(argv=None) -> int:
       kind = "a positive" if lowest else "a non-negative"
       print(f"{flag}: expected {kind} integer, got {value}", file=sys.stderr)
       return 2
-  if args.family is not None and args.family not in meta_tasks.SCALED:
+  if (args.family is not None and args.family not in meta_tasks.SCALED
+      and not proxy_tasks.is_import_path(args.family)):
     print(f"--family: unknown family '{args.family}'; expected one of "
           f"{', '.join(meta_tasks.SCALED)}", file=sys.stderr)
     return 2

@@ -134,9 +134,7 @@ class Monitor:
 
 def evaluator(name: str, **overrides):
   """The evaluator the workers score the monitor's programs with: task ``name`` (a
-  meta-validation task or any registered one) on one slot, as
-  ``search.workers.build_evaluator`` calls a ``meta_validation.evaluator`` factory."""
+  meta-validation task, any registered one or a user's ``package.module:factory``) on one
+  slot, as ``search.workers.build_evaluator`` calls a ``meta_validation.evaluator`` factory."""
   import proxy_tasks  # pylint: disable=import-outside-toplevel
-  from meta_validation import tasks  # pylint: disable=import-outside-toplevel,unused-import
-  # (registers the meta-validation tasks)
-  return proxy_tasks.Evaluator(proxy_tasks.get(name, **overrides), slots=1)
+  return proxy_tasks.Evaluator(proxy_tasks.resolve(name, **overrides), slots=1)

@@ -3,8 +3,8 @@
   python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--budget B]
                                    [--space NAME:AXIS,AXIS ...] [--out DIR]
 
-1. Tuning, the same procedure and budget for each (``proxy_tasks.tuning``): AdamW, Lion and
-   the program over learning rate, weight decay, betas and schedule (the program over those
+1. Tuning, the same procedure and budget for each (``proxy_tasks.tuning``): AdamW (as the
+   paper writes it, and bias-corrected: ``adamw_bc``), Lion and the program over learning rate, weight decay, betas and schedule (the program over those
    it has; ``--space adamw:lr,wd`` narrows one), ``--budget`` runs each on the tuning seed
    (``--tune-seed``, default 0). Each optimizer's tuned point, the runs it got, and any
    optimum left on a hard limit of an axis are printed.
@@ -12,8 +12,9 @@
    (``meta_validation.training``).
 3. A table: final validation metric (lower is better; ``meta_validation.tasks.metric_name``:
    cross-entropy in nats on digits, in nats per byte on the language model) mean +- std over
-   the seeds, ``log(AdamW / metric)`` (> 0: better than tuned AdamW), and the first evaluated
-   step at which the seed-mean curve reaches tuned AdamW's final metric ("-": never).
+   the seeds, ``log(AdamW / metric)`` against the better of the two tuned AdamWs (> 0: better
+   than tuned AdamW), and the first evaluated step at which the seed-mean curve reaches that
+   AdamW's final metric ("-": never).
 
 Outputs (written atomically; never over the program file): ``<stem>.<task>.replay.json``
 (everything: task config, seeds, tuning runs, curves), ``.replay.md`` (the table in Markdown)
@@ -94,7 +95,7 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
   start = time.perf_counter()
   if label in tuning.BASELINES:  # a program named like a baseline keeps its own row
     label = f"{label} (program)"
-  task = proxy_tasks.get(task_name, **overrides)
+  task = proxy_tasks.resolve(task_name, **overrides)
   eval_seeds = tuple(range(seeds))
   spaces = spaces_for(program, label, narrowed)
   with _progress(quiet) as progress:
@@ -107,13 +108,16 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
       curves[name] = training.train(
           task, result.program, eval_seeds, evals,
           on_chunk=lambda done, total, bar=bar: progress.update(bar, completed=done))
-  adamw_final = float(np.mean(curves["adamw"].final))
+  reference = tuning.better_adamw({name: float(np.mean(c.final)) for name, c in curves.items()
+                                   if name in tuning.ADAMWS})
+  adamw_final = float(np.mean(curves[reference].final))
   rows = [Row(name, tuned[name].best, curves[name],
               curves[name].steps_to_reach(adamw_final)) for name in spaces]
   return {
       "task": dataclasses.asdict(task.config),
       "metric": f"{meta_tasks.metric_name(task_name)}, lower is better",
       "eval_seeds": list(eval_seeds), "tune_seed": tune_seed, "budget": budget,
+      "reference": reference,
       "program": program.to_text(), "label": label,
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
                 "final_mean": json_float(r.mean), "final_std": json_float(r.std),
@@ -193,7 +197,7 @@ def plot(record: dict) -> bytes:
 def output_paths(program_path: pathlib.Path, task_name: str,
                  out: pathlib.Path | None) -> dict[str, pathlib.Path]:
   folder = program_path.parent if out is None else out
-  stem = f"{program_path.stem}.{task_name}.replay"
+  stem = f"{program_path.stem}.{task_name.replace(':', '.')}.replay"
   return {suffix: folder / f"{stem}.{suffix}" for suffix in ("json", "md", "png")}
 
 
@@ -223,7 +227,8 @@ def main(argv=None) -> int:
   parser.add_argument("program", type=pathlib.Path, help="program file (paper syntax)")
   parser.add_argument("--task", default=meta_tasks.DEFAULT_REPLAY_TASK,
                       help=f"task (default {meta_tasks.DEFAULT_REPLAY_TASK}); any of "
-                      "python -m meta_validation.tasks --list or proxy_tasks.names()")
+                      "python -m meta_validation.tasks --list or proxy_tasks.names(), or "
+                      "your own package.module:factory")
   parser.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..N-1 (3)")
   parser.add_argument("--tune-seed", type=int, default=0, help="seed of the tuning runs (0)")
   parser.add_argument("--steps", type=int, help="override the task's steps")
@@ -237,9 +242,6 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   if not args.program.is_file():
     return _fail(f"{args.program}: no such program file")
-  if args.task not in proxy_tasks.names():
-    return _fail(f"--task: unknown task '{args.task}'; expected one of "
-                 f"{', '.join(proxy_tasks.names())}")
   if args.seeds < 1:
     return _fail(f"--seeds: expected a positive integer, got {args.seeds}")
   if args.steps is not None and args.steps < 1:
@@ -252,6 +254,10 @@ def main(argv=None) -> int:
     if not name or not axes:
       return _fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
     narrowed[name] = [a for a in axes.split(",") if a]
+  try:  # a registered name or a user's package.module:factory, checked before any training
+    proxy_tasks.check(args.task, **({} if args.steps is None else {"steps": args.steps}))
+  except proxy_tasks.TaskError as error:
+    return _fail(f"--task: {error}")
   try:
     program = dsl.parse_file(args.program)
   except dsl.ProgramError as error:

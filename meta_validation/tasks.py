@@ -2,7 +2,7 @@
 
 A program that wins on a tiny proxy often fails on a larger task (meta-overfitting; Chen et
 al., 2023, Section 2.3 and Figure 3). Meta-validation tasks are larger members of the same
-families (``proxy_tasks.register_scaled``: a wider/deeper model, bigger batches, more steps).
+families (``proxy_tasks.scaled``: a wider/deeper model, bigger batches, more steps).
 Measured with ``nice -n 5 python -m meta_validation.tasks`` (one AdamW run on a one-slot
 evaluator, compilation excluded; 2-core CPU shared with other jobs, load average 5-10):
 
@@ -49,38 +49,12 @@ import time
 
 import dsl
 import proxy_tasks
+from proxy_tasks.scaled import SCALED, SCALES  # registered with proxy_tasks
 
-# family proxy -> {scale: overrides}. Config, not code: add a row to add a task.
-SCALED: dict[str, dict[str, dict]] = {
-    "mlp_digits": {
-        "10x": dict(hidden=(128,), batch_size=128, steps=600),
-        "100x": dict(hidden=(256, 256), batch_size=128, steps=600),
-    },
-    "vit_digits": {
-        "10x": dict(width=64, depth=2, steps=1300),
-        "100x": dict(width=96, depth=4, heads=4, steps=3000),
-    },
-    "lm_sklearn_text": {
-        "10x": dict(width=48, steps=450),
-        "100x": dict(width=64, heads=4, batch_size=32, steps=600),
-    },
-}
-SCALES = ("10x", "100x")
 # The largest language-model task whose replay (45 tuning runs, then 3 optimizers x 3 seeds
 # with curves) takes a few minutes here: 3.6 CPU-minutes on lm_sklearn_text_10x, 12.9 on
 # lm_sklearn_text_100x (``python -m meta_validation.replay dsl/library/lion.py --task ...``).
 DEFAULT_REPLAY_TASK = "lm_sklearn_text_10x"
-
-
-def _register() -> None:
-  for family, scales in SCALED.items():
-    for scale, overrides in scales.items():
-      # Meta-validation scores whole runs: no early stopping, a generous time budget.
-      proxy_tasks.register_scaled(f"{family}_{scale}", family, time_budget_s=3600.0,
-                                  early_stop_fraction=0.0, **overrides)
-
-
-_register()
 
 
 def names() -> list[str]:
@@ -89,7 +63,8 @@ def names() -> list[str]:
 
 
 def family_of(task_name: str) -> str:
-  """The proxy family of a task name (``mlp_digits_10x`` -> ``mlp_digits``)."""
+  """The proxy family of a task name (``mlp_digits_10x`` -> ``mlp_digits``; for an import
+  path, ``pkg.tasks:make_task_10x`` -> ``pkg.tasks:make_task``)."""
   for scale in SCALES:
     if task_name.endswith("_" + scale):
       return task_name[: -len(scale) - 1]
@@ -97,25 +72,19 @@ def family_of(task_name: str) -> str:
 
 
 def scaled_name(proxy_name: str, scale: str) -> str:
-  """The meta-validation task of ``proxy_name`` at ``scale`` (``10x`` or ``100x``)."""
+  """The meta-validation task of ``proxy_name`` at ``scale`` (``10x`` or ``100x``): the
+  name with ``_<scale>``, also for an import path (``pkg.tasks:make_task_10x``, a factory of
+  the user's larger task; a config names any other with ``funnel_task_10x``/``_100x``)."""
   if scale not in SCALES:
     raise ValueError(f"scale must be one of {', '.join(SCALES)}, got '{scale}'")
   return f"{family_of(proxy_name)}_{scale}"
 
 
-# What each model's validation metric is (proxy_tasks.tasks computes it; lower is better).
-METRICS = {
-    "mlp": "validation cross-entropy (nats)",
-    "vit": "validation cross-entropy (nats)",
-    "transformer_lm": "validation cross-entropy (nats per byte; perplexity = e^x)",
-    "linear_regression": "validation mean squared error",
-}
-
-
 def metric_name(task_name: str) -> str:
-  """What ``task_name``'s validation metric is, in words (lower is better)."""
-  model = proxy_tasks.get_config(task_name).model
-  return METRICS.get(model, f"{model} objective")
+  """What ``task_name``'s validation metric is, in words (lower is better): the task's
+  ``metric_name`` (``proxy_tasks.protocol``)."""
+  task = proxy_tasks.resolve(task_name)
+  return getattr(task, "metric_name", None) or "validation metric"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,11 +115,6 @@ def run_cost(task_name: str, measure_steps: int | None = None, **overrides) -> R
   return RunCost((time.perf_counter() - wall) * scale, (time.process_time() - cpu) * scale)
 
 
-def seconds_per_run(task_name: str, measure_steps: int | None = None, **overrides) -> float:
-  """Wall-clock seconds of one AdamW run of ``task_name`` (see ``run_cost``)."""
-  return run_cost(task_name, measure_steps, **overrides).wall_s
-
-
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m meta_validation.tasks",
                                    description="Lists the meta-validation tasks and measures "
@@ -177,12 +141,12 @@ def main(argv=None) -> int:
         f"{'x proxy (cpu)':>13s}")
   for family in args.families:
     base = run_cost(family)
-    print(f"{family:24s} {proxy_tasks.get_config(family).steps:6d} {base.wall_s:10.3f} "
+    print(f"{family:24s} {proxy_tasks.config_of(family).steps:6d} {base.wall_s:10.3f} "
           f"{base.cpu_s:10.3f} {1.0:13.1f}", flush=True)
     for scale in SCALES:
       name = f"{family}_{scale}"
       cost = run_cost(name, args.measure_steps)
-      print(f"{name:24s} {proxy_tasks.get_config(name).steps:6d} {cost.wall_s:10.3f} "
+      print(f"{name:24s} {proxy_tasks.config_of(name).steps:6d} {cost.wall_s:10.3f} "
             f"{cost.cpu_s:10.3f} {cost.cpu_s / base.cpu_s:13.1f}", flush=True)
   return 0
 

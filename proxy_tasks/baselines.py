@@ -21,7 +21,7 @@ import json
 import pathlib
 import sys
 
-from dsl.files import atomic_write, json_float
+from dsl.files import atomic_write
 from proxy_tasks import registry
 from proxy_tasks import tuning
 from proxy_tasks.evaluator import Evaluator
@@ -40,7 +40,7 @@ def run(task_name: str, out: pathlib.Path = DEFAULT_OUT,
     raise tuning.SpaceError(f"--space: '{unknown[0]}' is not one of the optimizers "
                             f"({', '.join(optimizers)})")
   spaces = {name: tuning.library_space(name, narrowed.get(name)) for name in optimizers}
-  task = registry.get(task_name, **overrides)
+  task = registry.resolve(task_name, **overrides)
   evaluator = Evaluator(task, normalize=False)
   tuned = tuning.tune(spaces, evaluator.metrics, budget)
   content = {"task": dataclasses.asdict(task.config),
@@ -74,7 +74,8 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m proxy_tasks.baselines", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--task", default=registry.DEFAULT_PROXY,
-                      help=f"proxy task (default {registry.DEFAULT_PROXY})")
+                      help=f"proxy task (default {registry.DEFAULT_PROXY}), or your own "
+                      "package.module:factory")
   parser.add_argument("--optimizers", nargs="+", default=list(DEFAULT_OPTIMIZERS),
                       help=f"built-in programs to tune (default {' '.join(DEFAULT_OPTIMIZERS)})")
   parser.add_argument("--budget", type=int, default=tuning.DEFAULT_BUDGET,
@@ -91,9 +92,6 @@ def main(argv=None) -> int:
     print(message, file=sys.stderr)
     return 2
 
-  if args.task not in registry.names():
-    return fail(f"--task: unknown proxy task '{args.task}'; expected one of "
-                f"{', '.join(registry.names())}")
   overrides = {}
   if args.steps is not None:
     if args.steps < 1:
@@ -109,6 +107,10 @@ def main(argv=None) -> int:
     if not name or not axes:
       return fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
     narrowed[name] = [a for a in axes.split(",") if a]
+  try:  # a registered name or a user's package.module:factory
+    task = registry.check(args.task, **overrides)
+  except registry.TaskError as error:
+    return fail(f"--task: {error}")
   try:
     for name in args.optimizers:
       tuning.library_space(name, narrowed.get(name))
@@ -117,7 +119,7 @@ def main(argv=None) -> int:
   except tuning.SpaceError as error:
     return fail(f"--optimizers/--space: {error}")
   print(format_table(content))
-  print(f"wrote {args.out / (args.task + '.json')}")
+  print(f"wrote {args.out / (task.name + '.json')}")
   return 0
 
 

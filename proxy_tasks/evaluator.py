@@ -35,14 +35,16 @@ steps of its slot, not the whole call's 300. A run ends early when:
 Fitness (**higher is better**, ``-inf`` on failure)::
 
   metric      = mean over the task's seeds of the validation metric (lower is better;
-                proxy_tasks.tasks documents it per model)
+                the task's ``metric``; proxy_tasks.tasks lists the built-in ones)
   normalized  = log(metric(reference) / metric)  # 0: as good as the reference, > 0: better
   fitness     = normalized
 
 The reference is the task's ``fitness_reference`` (``proxy_tasks.TaskConfig``), found once
-per evaluator on the same task and seeds: by default ``tuned_adamw``, AdamW tuned by
-``proxy_tasks.tuning`` (learning rate, weight decay, betas and schedule; ``tuning_budget``
-runs), so ``fitness > 0`` means better than AdamW tuned on this task; ``adamw`` is the
+per evaluator on the same task and seeds: by default ``tuned_adamw``, the better of AdamW as
+the paper writes it (no bias correction) and bias-corrected AdamW (``dsl/library/adamw_bc.py``,
+``optax.adamw``), each tuned by ``proxy_tasks.tuning`` (learning rate, weight decay, betas and
+schedule; ``tuning_budget`` runs each), so ``fitness > 0`` means better than AdamW tuned on
+this task; ``adamw`` is the
 library AdamW as the paper writes it (lr 1e-3, weight decay 0.01). With
 ``normalize=False``, ``fitness_reference: none``, or if every reference run fails,
 ``fitness = -metric``.
@@ -67,10 +69,9 @@ from dsl.program import Program
 from proxy_tasks import encoding
 from proxy_tasks import interpreter as interp
 from proxy_tasks import tuning
-from proxy_tasks.tasks import Task
+from proxy_tasks.protocol import TaskBase as Task
 
 OK, NAN, DIVERGED, EARLY_STOPPED = 0, 1, 2, 3
-_STATUS_NAMES = {OK: "ok", NAN: "nan", DIVERGED: "diverged", EARLY_STOPPED: "early_stopped"}
 STATUSES = ("ok", "nan", "diverged", "timeout", "early_stopped", "error")
 _EMA = 0.9
 
@@ -250,7 +251,7 @@ class Evaluator:
   """Scores programs on ``task``; compiles lazily, once (per register bucket).
 
   Args:
-    task: a ``proxy_tasks.Task`` (``proxy_tasks.get(name, **overrides)``).
+    task: any task (``proxy_tasks.protocol``; ``proxy_tasks.resolve(name, **overrides)``).
     slots: runs (program, seed) trained together. Throughput needs batches of at least
       ``slots * threads`` runs per ``evaluate`` call.
     threads: groups of ``slots`` runs trained at once, each in its own thread (XLA releases
@@ -300,9 +301,10 @@ class Evaluator:
     if self._reference is None:
       kind = self.task.config.fitness_reference if self.normalize else "none"
       self._reference = (None, math.nan)
-      if kind == "tuned_adamw":
-        tuned = tuning.tune({"adamw": tuning.library_space("adamw")}, self.metrics,
-                            self.task.config.tuning_budget)["adamw"]
+      if kind == "tuned_adamw":  # the better of AdamW as the paper writes it and bias-corrected
+        both = tuning.tune({name: tuning.library_space(name) for name in tuning.ADAMWS},
+                           self.metrics, self.task.config.tuning_budget)
+        tuned = both[tuning.better_adamw({k: t.best_metric for k, t in both.items()})]
         self.reference_tuning = tuned
         if not tuned.failed:
           self._reference = (tuned.program, tuned.best_metric)

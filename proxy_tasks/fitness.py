@@ -144,7 +144,7 @@ def build(name: str, overrides: dict | None = None, suite: dict | None = None,
   from proxy_tasks.evaluator import Evaluator  # pylint: disable=import-outside-toplevel
 
   def evaluator(task_name: str, task_overrides: dict | None) -> Evaluator:
-    return Evaluator(registry.get(task_name, **dict(task_overrides or {})))
+    return Evaluator(registry.resolve(task_name, **dict(task_overrides or {})))
 
   final = evaluator(name, overrides)
   if suite:

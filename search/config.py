@@ -68,8 +68,11 @@ class HurdleConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TaskConfig:
-  """The proxy task that scores programs: ``proxy_tasks.get(name, **overrides)``.
+class TaskSpec:
+  """A task as the search names it: ``proxy_tasks.resolve(name, **overrides)`` (``name`` a
+  registered task or a user's ``package.module:factory``; ``proxy_tasks.TaskConfig`` is the
+  settings of a built-in task, another thing). The config's ``task`` section, the monitor's
+  task (``MetaValidationConfig.task_spec``) and what a batch is scored on (``workers``).
 
   ``suite`` (task name -> overrides) adds tasks: fitness is then the mean over ``name`` and
   the suite of each task's log-ratio against its own tuned AdamW
@@ -85,6 +88,11 @@ class TaskConfig:
   evaluator: str = ""
   suite: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
   hurdles: dict[str, HurdleConfig] = dataclasses.field(default_factory=dict)
+
+  @classmethod
+  def of(cls, name: str, overrides: Mapping[str, Any] | None = None, evaluator: str = ""
+         ) -> "TaskSpec":
+    return cls(name, dict(overrides or {}), evaluator)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +164,11 @@ class MetaValidationConfig:
   funnel_task_100x: str = ""
 
   @property
+  def task_spec(self) -> TaskSpec:
+    """The monitor's task."""
+    return TaskSpec(self.task, dict(self.overrides), self.evaluator)
+
+  @property
   def monitoring(self) -> bool:
     """Whether the meta-overfitting monitor is on."""
     return bool(self.task) and self.every > 0
@@ -174,7 +187,7 @@ class SearchConfig:
   name: str
   seed: int
   initial_program: str
-  task: TaskConfig
+  task: TaskSpec
   budget: BudgetConfig
   tune_initial: bool = False
   evolution: EvolutionConfig = dataclasses.field(default_factory=EvolutionConfig)

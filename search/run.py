@@ -95,26 +95,24 @@ def _check_task(config: config_lib.SearchConfig) -> None:
              for name, overrides in config.task.suite.items()]
   checks += [(f"task.hurdles.{name}", name, hurdle.overrides)
              for name, hurdle in config.task.hurdles.items()]
-  # The monitor's own one-slot evaluator builds registered tasks too: check the name then.
+  # The monitor's own one-slot evaluator resolves task names too: check the name then.
   if meta.monitoring and (not meta.evaluator
                           or meta.evaluator.startswith("meta_validation.monitor:")):
     checks.append(("meta_validation.task", meta.task, meta.overrides))
-  if meta.monitoring or meta.funnel_at_end:
+  if meta.funnel_at_end:  # the funnel trains on resolved tasks, whatever the evaluator
     from meta_validation import tasks as meta_tasks  # pylint: disable=import-outside-toplevel
-    if meta.funnel_at_end:  # the funnel trains on registered tasks, whatever the evaluator
-      checks += [(f"meta_validation.funnel_task_{stage}",
-                  name or meta_tasks.scaled_name(config.task.name, stage), {})
-                 for stage, name in (("10x", meta.funnel_task_10x),
-                                     ("100x", meta.funnel_task_100x))]
+    checks += [(f"meta_validation.funnel_task_{stage}",
+                name or meta_tasks.scaled_name(config.task.name, stage), {})
+               for stage, name in (("10x", meta.funnel_task_10x),
+                                   ("100x", meta.funnel_task_100x))]
   for key, name, overrides in checks:
-    try:
-      proxy_tasks.get_config(name, **{k: v for k, v in overrides.items() if k != "seed"})
-    except (KeyError, TypeError, ValueError) as e:
-      message = e.args[0] if e.args else str(e)
-      raise UsageError(f"{key}: {message}") from None
+    try:  # a user's task is built and checked against the protocol, before Ray starts
+      proxy_tasks.check(name, **overrides)
+    except proxy_tasks.TaskError as e:
+      raise UsageError(f"{key}: {e}") from None
 
 
-def evaluator_spec(task: config_lib.TaskConfig) -> tuple[dict, str]:
+def evaluator_spec(task: config_lib.TaskSpec) -> tuple[dict, str]:
   """``(overrides, evaluator)`` that ``workers.build_evaluator`` builds the search's evaluator
   from: the task's own, or with a suite or hurdles ``proxy_tasks.fitness.build``."""
   if not (task.suite or task.hurdles):

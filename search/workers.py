@@ -39,6 +39,7 @@ import pathlib
 import socket
 from typing import Any, Mapping, Sequence
 
+from search.config import TaskSpec
 from search.evolution import Child
 
 # One core per actor: actors are the unit of parallelism, one per CPU. XLA's CPU client
@@ -61,20 +62,38 @@ def actor_environment(environ: Mapping[str, str]) -> dict[str, str]:
   return out
 
 
-@dataclasses.dataclass(frozen=True)
-class Task:
-  """A task other than the search's a batch may be scored on: ``build_evaluator``'s args."""
-  name: str
-  overrides: tuple[tuple[str, Any], ...] = ()
-  evaluator: str = ""
+# A task other than the search's a batch may be scored on: the config's one task handle.
+Task = TaskSpec
 
-  @classmethod
-  def of(cls, name: str, overrides: Mapping[str, Any] | None = None, evaluator: str = ""
-         ) -> "Task":
-    return cls(name, tuple(sorted(dict(overrides or {}).items())), evaluator)
 
-  def build(self):
-    return build_evaluator(self.name, dict(self.overrides), self.evaluator)
+def build(task: TaskSpec):
+  """The evaluator of ``task`` (``build_evaluator`` of its name, overrides and evaluator)."""
+  return build_evaluator(task.name, task.overrides, task.evaluator)
+
+
+def task_modules(*task_names: str) -> list[str]:
+  """The files or folders of the top-level modules of the user tasks among ``task_names``
+  (``package.module:factory``) that live under the working directory, for Ray's
+  ``runtime_env={"py_modules": ...}``: what a cluster's workers must be sent to import them.
+  An installed package (outside the working directory) is not sent."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  out = []
+  cwd = pathlib.Path.cwd().resolve()
+  for name in task_names:
+    if ":" not in name:
+      continue
+    top = name.split(":")[0].split(".")[0]
+    try:
+      spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+      continue
+    if spec is None or not spec.origin:
+      continue
+    origin = pathlib.Path(spec.origin).resolve()
+    path = origin.parent if origin.name == "__init__.py" else origin
+    if cwd in path.parents and str(path) not in out:
+      out.append(str(path))
+  return out
 
 
 @dataclasses.dataclass
@@ -87,18 +106,16 @@ class Completed:
 
 
 def build_evaluator(name: str, overrides: Mapping[str, Any] | None = None, evaluator: str = ""):
-  """The evaluator of task ``name``: ``proxy_tasks.Evaluator(proxy_tasks.get(name, **o))``,
-  or ``module:callable`` (``evaluator``) called as ``callable(name, **overrides)``."""
+  """The evaluator of task ``name``: ``proxy_tasks.Evaluator(proxy_tasks.resolve(name, **o))``
+  (a registered name or a user's ``package.module:factory``), or ``module:callable``
+  (``evaluator``) called as ``callable(name, **overrides)``."""
   overrides = dict(overrides or {})
   if evaluator:
     module_name, attribute = evaluator.split(":")
     factory = getattr(importlib.import_module(module_name), attribute)
     return factory(name, **overrides)
   import proxy_tasks  # pylint: disable=import-outside-toplevel
-  if name not in proxy_tasks.names():
-    import meta_validation.tasks  # pylint: disable=import-outside-toplevel,unused-import
-    # (registers the meta-validation tasks <family>_10x / _100x)
-  return proxy_tasks.Evaluator(proxy_tasks.get(name, **overrides))
+  return proxy_tasks.Evaluator(proxy_tasks.resolve(name, **overrides))
 
 
 def result_record(result: Any) -> dict[str, Any]:
@@ -148,7 +165,7 @@ class Evaluators:
 
   def __init__(self, main, factory=None):
     self.main = main
-    self.factory = factory or (lambda task: task.build())
+    self.factory = factory or build
     self.others: dict[str, Any] = {}  # repr(task) -> its evaluator
 
   def score(self, batch: Sequence[tuple[int, str]], task: Task | None = None
@@ -174,7 +191,7 @@ class LocalPool:
   """Scores in the driver process, one batch at a time, in the order submitted (no Ray)."""
 
   def __init__(self, evaluator, slots: int = 1, name: str = "local", factory=None):
-    """``factory(task)`` builds the evaluator of another ``Task`` (default: ``task.build()``)."""
+    """``factory(task)`` builds the evaluator of another ``Task`` (default: ``build``)."""
     self.evaluator = evaluator
     self.evaluators = Evaluators(evaluator, factory)
     self.slots = slots
@@ -240,11 +257,18 @@ class RayPool:
     self._started_ray = not ray.is_initialized()
     if self._started_ray:
       if address:
+        # A user's task module found in the working directory travels to the cluster's
+        # workers (Ray uploads it); an installed one must be installed on every node.
+        modules = task_modules(task_name)
         ray.init(address=address, log_to_driver=False, logging_level="ERROR",
-                 runtime_env={"env_vars": env_vars})
+                 runtime_env={"env_vars": env_vars, **({"py_modules": modules} if modules
+                                                       else {})})
       else:
+        # The actors import optsearch and a user's task module (``package.module:factory``)
+        # from where the driver does: its root and the working directory.
         root = str(pathlib.Path(__file__).resolve().parent.parent)
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        path = os.pathsep.join(p for p in (root, os.getcwd(), os.environ.get("PYTHONPATH", ""))
+                               if p)
         ray.init(num_cpus=num_workers or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR",
                  runtime_env={"env_vars": {**env_vars, "PYTHONPATH": path}})

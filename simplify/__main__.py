@@ -86,9 +86,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout,
     import proxy_tasks  # pylint: disable=import-outside-toplevel  (JAX only when needed)
     from simplify.scoring import Scorer  # pylint: disable=import-outside-toplevel
     task = args.task or proxy_tasks.DEFAULT_PROXY
-    if task not in proxy_tasks.names():
-      print(f"--task: unknown proxy task '{task}'; known: {', '.join(proxy_tasks.names())}",
-            file=stderr)
+    try:  # a registered name or a user's package.module:factory
+      proxy_tasks.check(task)
+    except proxy_tasks.TaskError as error:
+      print(f"--task: {error}", file=stderr)
       return EXIT_INVALID
     scorer = Scorer(task, seeds=args.seeds)
   result = simplifier.simplify(program, scorer, tolerance=args.tolerance,

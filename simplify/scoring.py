@@ -50,7 +50,8 @@ class Scorer:
   """Scores programs on ``task_name`` over ``seeds`` seeds, the update scaled by ``factor``.
 
   Args:
-    task_name: a registered proxy task (``proxy_tasks.names()``).
+    task_name: a registered proxy task (``proxy_tasks.names()``) or a user's
+      ``package.module:factory`` (``proxy_tasks.resolve``).
     seeds: how many seeds (0, 1, ...); fitness is on their mean metric.
     overrides: task config overrides (e.g. ``steps=50`` in tests).
   """
@@ -59,7 +60,7 @@ class Scorer:
     import proxy_tasks  # pylint: disable=import-outside-toplevel  (JAX only when scoring)
     if seeds < 1:
       raise ValueError(f"seeds must be >= 1, got {seeds}")
-    self.task = proxy_tasks.get(task_name, seeds=tuple(range(seeds)), **overrides)
+    self.task = proxy_tasks.resolve(task_name, seeds=tuple(range(seeds)), **overrides)
     self.evaluator = proxy_tasks.Evaluator(self.task)
     self.factor = 1.0
     self.evaluations = 0

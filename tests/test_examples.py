@@ -2,6 +2,7 @@
 
 import pathlib
 import runpy
+import shutil
 
 import pytest
 
@@ -26,3 +27,37 @@ def test_a_bad_program_file_exits_2(example, tmp_path, capsys):
   bad.write_text("def train(w, g, lr):\n  u = nope(g)\n  return u\n")
   assert example["main"]([str(bad), "--steps", "5"]) == 2
   assert "bad.py:2" in capsys.readouterr().err
+
+
+CUSTOM = ROOT / "examples" / "custom_task"
+
+
+@pytest.mark.slow
+def test_the_own_task_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
+  """docs/own_task.md on a small budget: search on the user's model (its module imported from
+  the working directory), inspect runs/, replay the best on the user's larger task, export
+  it with dsl.to_optax and train the model with it."""
+  from meta_validation import replay  # pylint: disable=import-outside-toplevel
+  from search import run  # pylint: disable=import-outside-toplevel
+  project = tmp_path / "custom_task"
+  shutil.copytree(CUSTOM, project)
+  monkeypatch.chdir(project)
+  monkeypatch.syspath_prepend(str(project))  # as `python -m` puts the working directory first
+  assert run.main(["search.yaml", "--quiet", "--set", "workers.backend=local",
+                   "--set", "budget.max_programs=8", "--set", "task.overrides.steps=30",
+                   "--set", "task.overrides.tuning_budget=8",
+                   "--set", "evolution.population_size=4"]) == 0
+  best = project / "runs" / "diabetes" / "programs" / "best.py"
+  assert best.is_file() and (project / "runs" / "diabetes" / "events.jsonl").is_file()
+  config = (project / "runs" / "diabetes" / "config.yaml").read_text()
+  assert "diabetes_task:make_task" in config
+  assert replay.main([str(best), "--task", "diabetes_task:make_task_10x", "--steps", "10",
+                      "--seeds", "1", "--budget", "4", "--quiet"]) == 0
+  table = project / "runs" / "diabetes" / "programs" / "best.diabetes_task.make_task_10x.replay.md"
+  assert "validation mean squared error" in table.read_text()
+  capsys.readouterr()
+  example = runpy.run_path(str(project / "train_with_optax.py"))
+  assert example["main"]([str(best), "--steps", "20"]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  errors = [float(line.split("validation MSE ")[1].split()[0]) for line in lines]
+  assert len(errors) == 2 and all(0.0 < error < 10.0 for error in errors)

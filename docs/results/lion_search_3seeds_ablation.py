@@ -1,4 +1,6 @@
-"""Ablation at lm_sklearn_text_100x: is the funnel survivors' win Adam with small betas?
+"""(Ran at commit 319ce43, before meta_validation.tuning became proxy_tasks.tuning: it records that experiment and no longer runs as is; docs/results/replay_earlier_winners.py re-checks the result with the new tuning.)
+
+Ablation at lm_sklearn_text_100x: is the funnel survivors' win Adam with small betas?
 
   python docs/results/lion_search_3seeds_ablation.py   # ~10 minutes on 2 cores
 

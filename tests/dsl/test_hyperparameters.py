@@ -1,5 +1,6 @@
 """Hyperparameters as program constants: where they are, and rewriting them."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -67,3 +68,35 @@ def test_a_constant_the_program_does_not_have_cannot_be_set():
     hyperparameters.with_hyperparameters(dsl.library.load("signum"), beta2=0.9)
   with pytest.raises(ValueError, match="unknown schedule"):
     hyperparameters.with_hyperparameters(dsl.library.load("sgd"), schedule="linear")
+
+
+def test_a_repeated_beta_is_one_hyperparameter():
+  """AdamW with bias correction repeats each beta in the average of 1 it divides by."""
+  bias_corrected = dsl.library.load("adamw_bc")
+  where = hyperparameters.locations(bias_corrected)
+  assert len(where["beta1"]) == 2 and len(where["beta2"]) == 2
+  tuned = hyperparameters.with_hyperparameters(bias_corrected, beta1=0.8, beta2=0.95)
+  text = tuned.to_text()
+  assert "m = interp(g, m, 0.8)" in text and "c1 = interp(1.0, c1, 0.8)" in text
+  assert "v = interp(g2, v, 0.95)" in text and "c2 = interp(1.0, c2, 0.95)" in text
+
+
+def test_the_bias_corrected_adamw_is_optax_adamw():
+  import optax  # pylint: disable=import-outside-toplevel
+  program = hyperparameters.with_hyperparameters(dsl.library.load("adamw_bc"), lr=0.01, wd=0.1,
+                                                 beta1=0.8, beta2=0.95)
+  ours = dsl.to_optax(program)
+  reference = optax.adamw(0.01, b1=0.8, b2=0.95, eps=0.0, weight_decay=0.1)
+  rng = np.random.default_rng(0)
+  params = {"a": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32),
+            "b": (jnp.asarray(rng.normal(size=(2,)), jnp.float32),)}
+  p1 = p2 = params
+  s1, s2 = ours.init(params), reference.init(params)
+  for _ in range(50):
+    g = {"a": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32),
+         "b": (jnp.asarray(rng.normal(size=(2,)), jnp.float32),)}
+    u1, s1 = ours.update(g, s1, p1)
+    u2, s2 = reference.update(g, s2, p2)
+    p1, p2 = optax.apply_updates(p1, u1), optax.apply_updates(p2, u2)
+  for x, y in zip(jax.tree.leaves(p1), jax.tree.leaves(p2)):
+    np.testing.assert_allclose(x, y, atol=1e-5)

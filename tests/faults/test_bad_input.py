@@ -82,3 +82,43 @@ def test_a_bad_config_is_one_located_line_and_status_2(tmp_path, kind):
     config.write_text(change(CONFIG.format(initial="adamw", runs=tmp_path / "runs")))
   assert _one_line(_run("search.run", config)).startswith(f"error: {config}{expected}")
   assert not (tmp_path / "runs").exists()
+
+
+USER = "tests.proxy_tasks.user_tasks"
+TASKS = {  # kind: (task name, overrides, expected error after "task: task 'NAME': ")
+    "does not import": ("tests.no_such_module:make", "{}",
+                        "cannot import 'tests.no_such_module': ModuleNotFoundError"),
+    "factory raises": (f"{USER}:make_raising", "{}",
+                       "make_raising() raised RuntimeError: no GPU here"),
+    "not a task": (f"{USER}:make_no_metric", "{}", "not a task: it lacks metric"),
+    "vector loss": (f"{USER}:make_broken", "{kind: vector loss}",
+                    "train_loss(params, data, plan[0]) is an array of shape (8,)"),
+    "int parameters": (f"{USER}:make_broken", "{kind: int params}",
+                       "parameters must be float32 arrays"),
+    "NaN metric": (f"{USER}:make_broken", "{kind: nan metric}",
+                   "metric(params, data) is NaN on the initial parameters"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TASKS))
+def test_a_bad_user_task_is_one_line_and_status_2_before_any_worker(tmp_path, kind):
+  name, overrides, expected = TASKS[kind]
+  config = tmp_path / "search.yaml"
+  config.write_text(CONFIG.format(initial="adamw", runs=tmp_path / "runs").replace(
+      "  name: quadratic", f"  name: {name}\n  overrides: {overrides}"))
+  line = _one_line(_run("search.run", config))
+  assert line.startswith(f"error: task: task '{name}': ") and expected in line, line
+  assert not (tmp_path / "runs").exists()  # checked before the run folder and Ray
+
+
+@pytest.mark.parametrize("command", ["meta_validation.replay", "proxy_tasks.baselines"])
+def test_a_user_task_that_does_not_import_is_one_line_for_replay_and_baselines(tmp_path,
+                                                                                command):
+  program = tmp_path / "good.py"
+  program.write_text("def train(w, g, lr):\n  u = g * lr\n  return u\n")
+  arguments = [program] if command == "meta_validation.replay" else []
+  line = _one_line(_run(command, *arguments, "--task", "tests.no_such_module:make",
+                        *(["--out", tmp_path / "out"] if command != "meta_validation.replay"
+                          else [])))
+  assert line.startswith("--task: task 'tests.no_such_module:make': cannot import")
+  assert not (tmp_path / "out").exists()

@@ -101,3 +101,40 @@ def test_ray_worker_scores_a_real_proxy_task(tmp_path):
   assert all(e["status"] in ("ok", "nan", "diverged", "timeout", "early_stopped", "error",
                              "cached") for e in events)
   assert not ray.is_initialized()
+
+
+def test_task_modules_are_the_user_modules_under_the_working_directory(tmp_path, monkeypatch):
+  (tmp_path / "my_task.py").write_text("def make():\n  pass\n")
+  (tmp_path / "my_package").mkdir()
+  (tmp_path / "my_package" / "__init__.py").write_text("")
+  (tmp_path / "my_package" / "tasks.py").write_text("def make():\n  pass\n")
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  # Sent to a cluster's workers: the file, the top-level package folder; not a registered
+  # task, an installed module or one that does not import.
+  assert workers.task_modules("my_task:make", "my_package.tasks:make", "mlp_digits",
+                              "json:loads", "no_such_module:make") == [
+                                  str(tmp_path.resolve() / "my_task.py"),
+                                  str(tmp_path.resolve() / "my_package")]
+
+
+@pytest.mark.slow
+def test_ray_workers_import_a_user_task_from_the_working_directory(tmp_path, monkeypatch):
+  ray = pytest.importorskip("ray")
+  import dsl  # pylint: disable=import-outside-toplevel
+  from search.evolution import Child  # pylint: disable=import-outside-toplevel
+  (tmp_path / "my_quadratic.py").write_text(
+      "import proxy_tasks\n\n\ndef make(steps=10):\n"
+      "  return proxy_tasks.resolve('quadratic', steps=steps, fitness_reference='none')\n")
+  monkeypatch.chdir(tmp_path)  # only the working directory holds it (not on sys.path here)
+  pool = workers.RayPool("my_quadratic:make", {"steps": 5}, "", num_workers=1)
+  try:
+    pool.submit([Child(0, 0, 0, "x", dsl.library.load("sgd"), "k")])
+    done = []
+    while not done:
+      done = pool.wait(60.0)
+  finally:
+    pool.close()
+  record = done[0].results[0]
+  assert record["status"] == "ok" and record["fitness"] == -record["metric"] < 0
+  assert not ray.is_initialized()
