@@ -230,7 +230,7 @@ def _old_open(search: driver.Search) -> None:
   events = _old_read_jsonl(folder.events_path)
   for event in events:
     if event["status"] != "cached":
-      search.cache.put(event["key"], driver._fitness(event["fitness"]))
+      search.cache.put(event["key"], dsl.ranked_fitness(event["fitness"]))
   for event in events[search.state.events:]:
     search._replay(event)
   _old_repair_log(folder.events_path)

@@ -13,7 +13,8 @@ falls back to the semantic hash when a program's updates are not finite (see
 ``dsl.hashing.functional_fingerprint``). The memo is not persisted: it is rebuilt as programs
 are seen.
 
-Scores: higher is better; a failed run scores ``-inf`` (a NaN score is recorded as ``-inf``).
+Scores: higher is better; a failed run scores ``-inf`` (``dsl.ranked_fitness``: NaN and +inf
+are recorded as ``-inf``).
 A re-score is averaged in (training is noisy); the mean of scores that include ``-inf`` is
 ``-inf``. ``needs_rescore`` says whether a cached program should be trained again: while it has
 fewer than ``max_scores`` finite scores. Programs the search keeps meeting are the ones that
@@ -44,7 +45,8 @@ import pathlib
 from typing import IO
 
 from dsl import fingerprint, hashing
-from dsl.files import atomic_write
+from dsl.files import atomic_write, float_from_json, json_float
+from dsl.scores import ranked_fitness
 from dsl.program import Program
 
 FORMAT = "optsearch-fitness-cache"
@@ -73,24 +75,12 @@ class _Entry:
       self.finite += count
 
 
-def _encode(fitness: float) -> float | str:
-  return fitness if math.isfinite(fitness) else "-inf"
-
-
 def _decode(value, where: str) -> float:
-  if value == "-inf":
-    return -math.inf
-  if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-    return float(value)
+  if value == "-inf" or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                         and math.isfinite(value)):
+    return float_from_json(value)
   raise CacheFileError(f"{where}: fitness must be a finite number or \"-inf\", got "
                        f"{value!r}")
-
-
-def _normalise(fitness: float) -> float:
-  fitness = float(fitness)
-  if fitness == math.inf:
-    raise ValueError("fitness +inf is not a score (higher is better; a failed run is -inf)")
-  return -math.inf if math.isnan(fitness) else fitness
 
 
 class FitnessCache:
@@ -166,9 +156,9 @@ class FitnessCache:
     """Records a score for ``key`` (averaged with earlier ones); persisted before returning."""
     if not isinstance(key, str) or not key:
       raise ValueError(f"cache keys are non-empty strings (FitnessCache.key), got {key!r}")
-    fitness = _normalise(fitness)
+    fitness = ranked_fitness(fitness)
     if self._log is not None:
-      self._append({"key": key, "fitness": _encode(fitness), "n": 1})
+      self._append({"key": key, "fitness": json_float(fitness), "n": 1})
     self._entries.setdefault(key, _Entry()).add(fitness)
 
   @property
@@ -192,7 +182,7 @@ class FitnessCache:
     """Writes a compacted snapshot to ``path`` atomically (temporary file, then rename)."""
     path = pathlib.Path(path)
     records = [self._header()]
-    records += [{"key": key, "fitness": _encode(e.mean), "n": e.count}
+    records += [{"key": key, "fitness": json_float(e.mean), "n": e.count}
                 for key, e in self._entries.items()]
     records.append({"hits": self.hits, "misses": self.misses})
     text = "".join(json.dumps(r) + "\n" for r in records)

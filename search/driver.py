@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 import dsl
 from dsl.files import json_safe
+from dsl.scores import ranked_fitness
 from dsl.program import Program
 from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
 from search import cost
@@ -152,7 +153,7 @@ class Search:
       self._hurdles.update(checkpoint.get("hurdles", {}))
     # Streamed: a week's log is far larger than memory; only the cache and the state are kept.
     for key, fitness in folder.scores():  # every scored program, so none is trained twice
-      self.cache.put(key, _fitness(fitness))
+      self.cache.put(key, ranked_fitness(fitness))
     replayed = 0
     for event in folder.iter_events(start=self.state.events):
       self._replay(event)
@@ -173,7 +174,7 @@ class Search:
 
   def _replay(self, event: dict[str, Any]) -> None:
     program = dsl.parse(event["program"])
-    fitness = _fitness(event["fitness"])
+    fitness = ranked_fitness(event["fitness"])
     if event["id"] == evolution.INITIAL_ID:
       self.state.pending.pop(evolution.INITIAL_ID, None)
       member = evolution.Member(evolution.INITIAL_ID, program, event["key"], fitness,
@@ -237,7 +238,7 @@ class Search:
 
   # ---- results ----------------------------------------------------------------------------
   def _join(self, child: Child, result: dict[str, Any], worker: str | None) -> None:
-    fitness = _fitness(result["fitness"])
+    fitness = ranked_fitness(result["fitness"])
     cached = result["status"] == "cached"
     member = evolution.absorb(self.state, child, fitness, self.config.evolution.restart_after,
                               self.config.output.top_k, cached=cached)
@@ -270,10 +271,10 @@ class Search:
     else:
       result = done.results[0]
       fitness, status, reason = result["fitness"], result["status"], result.get("reason")
-    if not math.isfinite(_fitness(fitness)):
+    if not math.isfinite(ranked_fitness(fitness)):
       self.log(f"meta-validation of program {work.ticket.key[:16]} on {self.monitor.task} "
                f"failed ({status}: {reason})")
-    self.monitor.record(work.ticket, _fitness(fitness))
+    self.monitor.record(work.ticket, ranked_fitness(fitness))
 
   def _receive(self, completed) -> None:
     for done in completed:
@@ -306,7 +307,7 @@ class Search:
       if result["saved_s"] > 0:
         hurdles["stopped"] += 1
         hurdles["saved_s"] += result["saved_s"]
-    self.cache.put(child.key, _fitness(result["fitness"]))
+    self.cache.put(child.key, ranked_fitness(result["fitness"]))
     twins = self.waiting.pop(child.key, [child])
     self._join(child, result, worker)
     for twin in twins[1:]:
@@ -383,8 +384,8 @@ class Search:
       (result, worker), = scored
     child = Child(evolution.INITIAL_ID, 0, -1, "initial", program, self.cache.key(program),
                   analysis.redundant_fraction(program))
-    self.cache.put(child.key, _fitness(result["fitness"]))
-    member = evolution.Member(child.id, program, child.key, _fitness(result["fitness"]),
+    self.cache.put(child.key, ranked_fitness(result["fitness"]))
+    member = evolution.Member(child.id, program, child.key, ranked_fitness(result["fitness"]),
                               child.redundant)
     evolution.start(self.state, member, self.config.evolution.repeats)
     self.folder.append_event({
@@ -526,9 +527,3 @@ def install_signal_handlers(search: Search) -> None:
   for number in (signal.SIGINT, signal.SIGTERM):
     signal.signal(number, search.interrupt)
 
-
-def _fitness(value: Any) -> float:
-  if value is None:
-    return -math.inf
-  value = float(value)
-  return value if math.isfinite(value) else -math.inf

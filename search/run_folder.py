@@ -60,7 +60,7 @@ import zlib
 from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
 from dsl.files import atomic_write  # re-exported: the run folder's writer
-from dsl.files import fsync_directory
+from dsl.files import fsync_directory, json_safe
 
 METRICS_COLUMNS = ("elapsed_s", "generated", "scored", "cached", "failed", "cache_hit_rate",
                    "redundant_fraction", "best_fitness", "median_fitness", "programs_per_s",
@@ -226,12 +226,6 @@ class _Live:
     return self.path, self.stream
 
 
-def _json_number(value: Any) -> Any:
-  if isinstance(value, float) and not math.isfinite(value):
-    return None
-  return value
-
-
 class RunFolder:
   """Reads and writes one run folder; see the module docstring for its layout."""
 
@@ -292,7 +286,7 @@ class RunFolder:
   def append_event(self, event: Mapping[str, Any]) -> None:
     """One line per program that joined a population; flushed to the OS at once (a killed
     process loses nothing written), fsynced by ``sync``."""
-    line = json.dumps({k: _json_number(v) for k, v in event.items()}, separators=(",", ":"))
+    line = json.dumps(json_safe(dict(event)), separators=(",", ":"))
     self._events.write(line + "\n")
     self._events.flush()
     self._events_lines += 1
@@ -318,7 +312,8 @@ class RunFolder:
   def scores(self) -> Iterator[tuple[str, Any]]:
     """``(key, fitness)`` of every scored (not "cached") event, oldest first: what rebuilds the
     fitness cache. Closed segments answer from their index; other lines of cache hits are
-    skipped unparsed. ``fitness`` is as logged (None for a failed run)."""
+    skipped unparsed. ``fitness`` is as logged (``"-inf"`` for a failed run; read it with
+    ``dsl.ranked_fitness``)."""
     for source in self._sources():
       index = source.index()
       if index is not None:
@@ -519,7 +514,8 @@ class RunFolder:
   # ---- the checkpoint ---------------------------------------------------------------------
   def write_checkpoint(self, state_json: Mapping[str, Any]) -> None:
     self.sync()
-    atomic_write(self.checkpoint_path, json.dumps(state_json, separators=(",", ":")))
+    text = json.dumps(json_safe(dict(state_json)), separators=(",", ":"))
+    atomic_write(self.checkpoint_path, text)
 
   def read_checkpoint(self) -> dict[str, Any] | None:
     if not self.checkpoint_path.exists():

@@ -39,6 +39,7 @@ import pathlib
 import socket
 from typing import Any, Mapping, Sequence
 
+from dsl.scores import ranked_fitness
 from search.config import TaskSpec
 from search.evolution import Child
 
@@ -122,10 +123,8 @@ def result_record(result: Any) -> dict[str, Any]:
   """A ``proxy_tasks.Result`` (or any object or mapping with its fields) as plain data."""
   get = result.get if isinstance(result, Mapping) else lambda k, d=None: getattr(result, k, d)
   fitness = get("fitness")
-  fitness = float(fitness) if fitness is not None else -math.inf
-  if math.isnan(fitness):
-    fitness = -math.inf
-  record = {"fitness": fitness, "status": str(get("status", "ok")), "seconds": get("seconds"),
+  record = {"fitness": ranked_fitness(fitness), "status": str(get("status", "ok")),
+            "seconds": get("seconds"),
             "metric": get("metric"), "normalized": get("normalized"),
             "reason": get("reason", "")}
   if get("stage") is not None:  # staged fitness (proxy_tasks.fitness): how far it got

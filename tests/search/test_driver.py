@@ -28,7 +28,7 @@ def test_search_writes_a_readable_run_folder(tmp_path):
       f"top_{i:02d}.py" for i in range(1, 6)]
   assert folder.plot_path.exists() and folder.metrics()
   assert (folder.path / "config.yaml").read_text().startswith("name: test")
-  assert search.state.best.fitness == max(e["fitness"] for e in events if e["fitness"] is not None)
+  assert search.state.best.fitness == max(dsl.ranked_fitness(e["fitness"]) for e in events)
 
 
 def test_cache_hits_are_not_trained_again(tmp_path):

@@ -40,7 +40,7 @@ def test_torn_last_line_is_ignored_then_cut_before_appending(tmp_path):
   folder.open_logs()
   folder.append_event({"seq": 2, "fitness": float("-inf")})
   folder.close()
-  assert folder.events() == [{"seq": 1}, {"seq": 2, "fitness": None}]
+  assert folder.events() == [{"seq": 1}, {"seq": 2, "fitness": "-inf"}]  # dsl.files.json_float
 
 
 def test_corrupt_middle_line_is_an_error_naming_the_line(tmp_path):
@@ -85,9 +85,9 @@ def _event(seq):
 
 
 def _logged(seq):
-  """``_event(seq)`` as a reader gives it back (-inf is written as null)."""
+  """``_event(seq)`` as a reader gives it back (-inf is written as "-inf": dsl.files.json_float)."""
   event = _event(seq)
-  return {**event, "fitness": None if seq % 5 == 0 else event["fitness"]}
+  return {**event, "fitness": "-inf" if seq % 5 == 0 else event["fitness"]}
 
 
 def _new_folder(path):
