@@ -195,7 +195,7 @@ class Search:
     """Resolves ``child`` from the cache, parks it behind an identical program in flight, or
     returns it to be scored."""
     fitness = self.cache.get(child.key)
-    if fitness is not None and not self.cache.needs_rescore(child.key):
+    if fitness is not None:
       self._join(child, {"fitness": fitness, "status": "cached", "seconds": 0.0}, None)
       return None
     if child.key in self.waiting:
