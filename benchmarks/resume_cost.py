@@ -52,7 +52,8 @@ if __name__ != "__main__" or len(sys.argv) > 1 and sys.argv[1] in ("--build", "-
 
   import dsl
   from search import config as config_lib
-  from search import driver, evolution, mutation, run_folder, workers
+  from runlog import folder as run_folder
+  from search import driver, evolution, mutation, workers
   # pylint: enable=wrong-import-position
 
 CONFIG = """\

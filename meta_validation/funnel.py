@@ -67,7 +67,8 @@ from meta_validation import scoring
 from dsl.files import json_safe
 from dsl.scores import ranked_fitness
 from proxy_tasks import tuning
-from search.run_folder import RunFolder, atomic_write
+from dsl.files import atomic_write
+from runlog.folder import RunFolder
 
 STAGES = ("holdout", "10x", "100x")
 SCALED_STAGES = ("10x", "100x")

@@ -41,7 +41,7 @@ from meta_validation import scoring
 from meta_validation import training
 from dsl.files import float_from_json, json_float, json_safe
 from proxy_tasks import tuning
-from search.run_folder import atomic_write
+from dsl.files import atomic_write
 
 EVALS = 25
 

@@ -2,7 +2,7 @@
 
 One program's way through a search::
 
-    config (search.config)  ->  run folder opened or resumed (search.run_folder)
+    config (search.config)  ->  run folder opened or resumed (runlog.folder)
       -> child generated: tournament + one mutation + type check + cache key (search.evolution)
       -> cache hit: joins at once with the cached fitness ("cached" event)
          in flight already: waits for that result
@@ -35,10 +35,11 @@ import time
 from typing import Any, Callable
 
 import dsl
-from dsl.files import json_safe
+from dsl.files import atomic_write, json_safe
 from dsl.scores import ranked_fitness
 from dsl.program import Program
-from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
+from runlog import folder as run_folder_lib
+from search import analysis, config as config_lib, evolution
 from search import cost
 from search import workers
 from search.evolution import Child, SearchState
@@ -358,7 +359,7 @@ class Search:
                         budget)["initial"]
     if interrupted:
       return None
-    run_folder_lib.atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
+    atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
         json_safe(tuned.to_json()), indent=2))
     self.log(f"tuned the initial program: {tuned.describe()} (metric {tuned.best_metric:.4g}, "
              f"{tuned.runs} runs" + (f"; optimum at the limit of {', '.join(tuned.at_limit)}"

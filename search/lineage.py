@@ -44,7 +44,7 @@ import networkx as nx
 from dsl.graph import to_dot
 from dsl.files import atomic_write
 from dsl.scores import ranked_fitness
-from search.run_folder import RunFolder
+from runlog.folder import RunFolder
 
 EXIT_OK = 0
 EXIT_INVALID = 2

@@ -22,9 +22,11 @@ import dataclasses
 import pathlib
 import sys
 
+from dsl.files import atomic_write
 from dsl.program import ProgramError
+from runlog import folder as run_folder
 from search import config as config_lib
-from search import driver, mutation, progress, run_folder, workers
+from search import driver, mutation, progress, workers
 
 
 class UsageError(Exception):
@@ -72,7 +74,7 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.SearchConfig, run_fold
                      f"{', '.join(config_lib.RESUMABLE_CHANGES)} may change on resume: choose "
                      "another name (--set name=...) or resume it as it is")
   if config_lib.differences(old, config):
-    run_folder.atomic_write(folder.config_path, config_lib.to_yaml(config))
+    atomic_write(folder.config_path, config_lib.to_yaml(config))
   return config, folder
 
 

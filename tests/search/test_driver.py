@@ -9,7 +9,8 @@ import pytest
 
 import dsl
 from proxy_tasks import tuning
-from search import driver, run_folder, workers
+from runlog import folder as run_folder
+from search import driver, workers
 from tests.search import fakes
 from tests.search.helpers import run_search, small_config, trajectory
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from search import run_folder
+from runlog import folder as run_folder
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):

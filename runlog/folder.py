@@ -59,7 +59,7 @@ import threading
 import zlib
 from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
-from dsl.files import atomic_write  # re-exported: the run folder's writer
+from dsl.files import atomic_write
 from dsl.files import fsync_directory, json_safe
 
 METRICS_COLUMNS = ("elapsed_s", "generated", "scored", "cached", "failed", "cache_hit_rate",
