@@ -39,6 +39,7 @@ from dsl.files import atomic_write, json_safe
 from dsl.scores import ranked_fitness
 from dsl.program import Program
 from runlog import folder as run_folder_lib
+from runlog.event import Event
 from search import analysis, config as config_lib, evolution
 from search import cost
 from search import workers
@@ -243,14 +244,19 @@ class Search:
     cached = result["status"] == "cached"
     member = evolution.absorb(self.state, child, fitness, self.config.evolution.restart_after,
                               self.config.output.top_k, cached=cached)
-    self.folder.append_event({
-        "seq": self.state.events, "id": child.id, "parent": child.parent,
-        "island": child.island, "mutation": child.mutation, "key": child.key,
-        "fitness": member.fitness, "status": result["status"], "seconds": result.get("seconds"),
-        "worker": worker, "metric": result.get("metric"), "normalized": result.get("normalized"),
-        "reason": result.get("reason") or "", "redundant": child.redundant,
-        "elapsed_s": round(self.elapsed, 3), "program": child.program.to_text()})
+    self._log_event(child, member.fitness, result, worker)
     self._monitor()
+
+  def _log_event(self, child: Child, fitness: float, result: dict[str, Any],
+                 worker: str | None, initial: bool = False) -> None:
+    """Appends ``child``'s ``Event`` to the log (the warm start has no parent or island)."""
+    self.folder.append_event(Event(
+        seq=self.state.events, id=child.id, parent=None if initial else child.parent,
+        island=None if initial else child.island, mutation=child.mutation, key=child.key,
+        fitness=fitness, status=result["status"], seconds=result.get("seconds"),
+        worker=worker, metric=result.get("metric"), normalized=result.get("normalized"),
+        reason=result.get("reason") or "", redundant=child.redundant,
+        elapsed_s=round(self.elapsed, 3), program=child.program.to_text()).to_json())
 
   # ---- the meta-overfitting monitor ------------------------------------------------------
   def _monitor(self) -> None:
@@ -389,13 +395,7 @@ class Search:
     member = evolution.Member(child.id, program, child.key, ranked_fitness(result["fitness"]),
                               child.redundant)
     evolution.start(self.state, member, self.config.evolution.repeats)
-    self.folder.append_event({
-        "seq": self.state.events, "id": child.id, "parent": None, "island": None,
-        "mutation": "initial", "key": child.key, "fitness": member.fitness,
-        "status": result["status"], "seconds": result.get("seconds"), "worker": worker,
-        "metric": result.get("metric"), "normalized": result.get("normalized"),
-        "reason": result.get("reason") or "", "redundant": child.redundant,
-        "elapsed_s": round(self.elapsed, 3), "program": program.to_text()})
+    self._log_event(child, member.fitness, result, worker, initial=True)
     if not math.isfinite(member.fitness):
       self.log(f"warning: the initial program failed on the task ({result['status']}: "
                f"{result.get('reason')}); the search goes on from it")
