@@ -9,6 +9,7 @@ Read in this order, following one program from config to ``runs/``:
 * ``search.workers``: Ray actors (or the driver itself) that score batches of programs;
 * ``runlog.folder`` (a package of its own, below ``search`` and ``meta_validation``):
   events.jsonl (and its gzipped segments), checkpoint, metrics.csv, programs/, progress.png;
+* ``search.warm_start``: the initial program, tuned if configured, scored before evolution;
 * ``search.driver``: the loop that ties them together, and resume;
 * ``search.run``: ``python -m search.run CONFIG``;
 * ``search.cost``: what a run costs (``cost.json``: CPU hours, throughput);

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import math
 import pathlib
 import signal
@@ -35,14 +34,13 @@ import time
 from typing import Any, Callable
 
 import dsl
-from dsl.files import atomic_write, json_safe
 from dsl.scores import ranked_fitness
-from dsl.program import Program
 from runlog import folder as run_folder_lib
 from runlog.event import Event
 from search import analysis, config as config_lib, evolution
 from search import cost
-from search import workers
+from search import warm_start, workers
+from search.workers import ProgramWork
 from search.evolution import Child, SearchState
 
 CHECKPOINT_FORMAT = 1
@@ -53,23 +51,6 @@ MAX_CHILDREN_PER_FILL = 10_000
 # A program whose worker died scoring it is sent again alone; if its worker dies again it is
 # recorded as failed: a program that crashes workers must not take them all down, one by one.
 MAX_DEATHS_PER_PROGRAM = 2
-
-
-def load_initial_program(spec: str) -> Program:
-  """A built-in program name (``adamw``) or a path to a program file."""
-  if spec in dsl.library.names():
-    return dsl.library.load(spec)
-  return dsl.parse_file(spec)
-
-
-@dataclasses.dataclass(frozen=True)
-class ProgramWork:
-  """A program the driver scores for itself, not a child of the evolution: the warm start
-  and its tuning grid (``_score_now``, ``ticket`` None), or the current best, sent to the
-  meta-overfitting monitor's task (``ticket``: its ``meta_validation.monitor.Ticket``)."""
-  id: int
-  program: Program
-  ticket: Any = None
 
 
 @dataclasses.dataclass
@@ -141,7 +122,7 @@ class Search:
     """Creates the run folder, or resumes it: checkpoint + replay of newer events."""
     config, folder = self.config, self.folder
     if not folder.exists():
-      initial = load_initial_program(config.initial_program)
+      initial = warm_start.load_initial_program(config.initial_program)
       folder.create(config_lib.to_yaml(config), initial.to_text())
     checkpoint = folder.read_checkpoint()
     self.cost.resume(folder.path)
@@ -286,7 +267,7 @@ class Search:
   def _receive(self, completed) -> None:
     for done in completed:
       if done.batch and isinstance(done.batch[0], ProgramWork):
-        if done.batch[0].ticket is not None:  # else a warm-start batch left from _score_now
+        if done.batch[0].ticket is not None:  # else a warm start's batch left over
           self._receive_meta(done)
         continue
       if done.results is None:  # the worker died: score the programs again, each alone
@@ -320,75 +301,14 @@ class Search:
     for twin in twins[1:]:
       self._join(twin, {"fitness": result["fitness"], "status": "cached", "seconds": 0.0}, None)
 
-  def _score_now(self, programs: list[Program]) -> list[tuple[dict[str, Any], str]] | None:
-    """Scores ``programs`` on the search task and waits for all of them (before the search:
-    the warm start and its tuning grid); a batch whose worker died is sent again. Returns
-    ``(result, worker)`` per program, or None if interrupted."""
-    works = [ProgramWork(-1 - i, program) for i, program in enumerate(programs)]
-    size = self.config.workers.batch_size
-    for start in range(0, len(works), size):
-      self.pool.submit(works[start:start + size])
-    results: dict[int, tuple[dict[str, Any], str]] = {}
-    while len(results) < len(works):
-      if self.interrupted:
-        return None
-      for done in self.pool.wait(1.0):
-        if done.results is None:
-          self.log(f"{done.worker} died scoring the initial program; trying again")
-          self.pool.submit(done.batch)
-          continue
-        for work, result in zip(done.batch, done.results):
-          results[work.id] = (result, done.worker)
-    return [results[work.id] for work in works]
-
-  def _tune_initial(self, program: Program) -> tuple[Program, dict[str, Any], str] | None:
-    """The initial program tuned on the proxy task by ``proxy_tasks.tuning`` (the procedure
-    and budget of the fitness reference, so tuned AdamW as a warm start scores 0), with its
-    result; every run goes to ``programs/initial_tuning.json``."""
-    from proxy_tasks import tuning  # pylint: disable=import-outside-toplevel
-    scored: dict[str, tuple[dict[str, Any], str]] = {}
-    interrupted = False
-
-    def score(programs: list[Program]) -> list[float]:
-      nonlocal interrupted
-      results = None if interrupted else self._score_now(programs)
-      if results is None:
-        interrupted = True
-        return [math.nan] * len(programs)
-      for candidate, (result, worker) in zip(programs, results):
-        scored[candidate.to_text()] = (result, worker)
-      return [result.get("metric") if result["status"] == "ok" else math.nan
-              for result, _ in results]
-
-    budget = int(self.config.task.overrides.get("tuning_budget", tuning.DEFAULT_BUDGET))
-    tuned = tuning.tune({"initial": tuning.space(program, label="initial_program")}, score,
-                        budget)["initial"]
-    if interrupted:
-      return None
-    atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
-        json_safe(tuned.to_json()), indent=2))
-    self.log(f"tuned the initial program: {tuned.describe()} (metric {tuned.best_metric:.4g}, "
-             f"{tuned.runs} runs" + (f"; optimum at the limit of {', '.join(tuned.at_limit)}"
-                                      if tuned.at_limit else "") + ")")
-    result, worker = scored[tuned.program.to_text()]
-    return tuned.program, result, worker
-
   def _score_initial(self) -> None:
-    """Scores the warm start (child 0), tuned first if so configured, and fills every island
-    with copies of it."""
-    program = load_initial_program(self.config.initial_program)
-    if self.folder.programs.joinpath("initial.py").exists():
-      program = dsl.parse_file(self.folder.programs / "initial.py")  # as the run started
-    if self.config.tune_initial:
-      tuned = self._tune_initial(program)
-      if tuned is None:
-        return
-      program, result, worker = tuned
-    else:
-      scored = self._score_now([program])
-      if scored is None:
-        return
-      (result, worker), = scored
+    """Scores the warm start (child 0, ``search.warm_start``), tuned first if so configured,
+    and fills every island with copies of it."""
+    scored = warm_start.score(self.config, self.folder, self.pool, lambda: self.interrupted,
+                              self.log)
+    if scored is None:
+      return
+    program, result, worker = scored
     child = Child(evolution.INITIAL_ID, 0, -1, "initial", program, self.cache.key(program),
                   analysis.redundant_fraction(program))
     self.cache.put(child.key, ranked_fitness(result["fitness"]))

@@ -26,7 +26,7 @@ from dsl.files import atomic_write
 from dsl.program import ProgramError
 from runlog import folder as run_folder
 from search import config as config_lib
-from search import driver, mutation, progress, workers
+from search import driver, mutation, progress, warm_start, workers
 
 
 class UsageError(Exception):
@@ -81,7 +81,7 @@ def resolve(args: argparse.Namespace) -> tuple[config_lib.SearchConfig, run_fold
 def _check_task(config: config_lib.SearchConfig) -> None:
   """Fails early (exit 2) on an unknown task or program, before any worker starts."""
   try:
-    initial = driver.load_initial_program(config.initial_program)
+    initial = warm_start.load_initial_program(config.initial_program)
   except (ProgramError, OSError) as e:
     raise UsageError(f"initial_program: {e}") from None
   if config.evolution.strategy == "constants" and not mutation.constant_slots(initial):

@@ -39,6 +39,7 @@ import pathlib
 import socket
 from typing import Any, Mapping, Sequence
 
+from dsl.program import Program
 from dsl.scores import ranked_fitness
 from search.config import TaskSpec
 from search.evolution import Child
@@ -117,6 +118,16 @@ def build_evaluator(name: str, overrides: Mapping[str, Any] | None = None, evalu
     return factory(name, **overrides)
   import proxy_tasks  # pylint: disable=import-outside-toplevel
   return proxy_tasks.Evaluator(proxy_tasks.resolve(name, **overrides))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramWork:
+  """A program the driver scores for itself, not a child of the evolution: the warm start
+  and its tuning grid (``search.warm_start``, ``ticket`` None), or the current best, sent to
+  the meta-overfitting monitor's task (``ticket``: its ``meta_validation.monitor.Ticket``)."""
+  id: int
+  program: Program
+  ticket: Any = None
 
 
 def result_record(result: Any) -> dict[str, Any]:
