@@ -13,8 +13,9 @@ One program's way through a search::
 
 With ``meta_validation.task`` set, every ``meta_validation.every`` scored programs the current
 best is also sent, as one more work item through the same pool, to be scored on that task
-(``meta_validation.monitor``): it never joins a population, the events or the cache, and its
-result (failed ones too) becomes a point of ``meta_validation.csv`` / ``.png``. With
+(``meta_validation.monitor``, routed by ``search.monitor_routing``): it never joins a
+population, the events or the cache, and its result (failed ones too) becomes a point of
+``meta_validation.csv`` / ``.png``. With
 ``meta_validation.funnel_at_end``, a search that spends its budget ends with funnel selection
 (``meta_validation.funnel``) on its run folder.
 
@@ -39,7 +40,7 @@ from runlog import folder as run_folder_lib
 from runlog.event import Event
 from search import analysis, config as config_lib, evolution
 from search import cost
-from search import warm_start, workers
+from search import monitor_routing, warm_start, workers
 from search.workers import ProgramWork
 from search.evolution import Child, SearchState
 
@@ -107,9 +108,9 @@ class Search:
     self._last_checkpoint = self._started
     self._last_plot = -math.inf
     self._snapshot_cache = None
-    self.monitor = None  # meta_validation.monitor.Monitor, made by open() if configured
-    self._meta_task: workers.Task | None = None  # the task the monitor's work is scored on
-    self.meta_in_flight = 0
+    # The meta-overfitting monitor's routing (search.monitor_routing), made by open() if
+    # configured.
+    self.monitor_routing: monitor_routing.MonitorRouting | None = None
     self.funnel_table: pathlib.Path | None = None  # where the end-of-search funnel wrote
 
   # ---- time -------------------------------------------------------------------------------
@@ -144,9 +145,8 @@ class Search:
     folder.open_logs()
     meta = config.meta_validation
     if meta.monitoring:
-      from meta_validation import monitor  # pylint: disable=import-outside-toplevel
-      self.monitor = monitor.Monitor(folder.path, meta.task, meta.every)  # reloads its CSV
-      self._meta_task = workers.Task.of(meta.task, meta.overrides, meta.evaluator)
+      self.monitor_routing = monitor_routing.MonitorRouting(folder.path, meta, self.pool,
+                                                            self.log)
     for child in sorted(self.state.pending.values(), key=lambda c: c.id):
       if child.id == evolution.INITIAL_ID:
         continue  # re-scored by _score_initial
@@ -239,36 +239,26 @@ class Search:
         reason=result.get("reason") or "", redundant=child.redundant,
         elapsed_s=round(self.elapsed, 3), program=child.program.to_text()).to_json())
 
-  # ---- the meta-overfitting monitor ------------------------------------------------------
-  def _monitor(self) -> None:
-    """Asks the monitor whether the best is due; if so, sends it to be scored on its task."""
-    if self.monitor is None or self.state.best is None:
-      return
-    best = self.state.best
-    due = self.monitor.due(self.state.scored, best.key, best.program, best.fitness)
-    if due is not None:
-      ticket, program = due
-      self.pool.submit([ProgramWork(-1, program, ticket)], self._meta_task)
-      self.meta_in_flight += 1
+  # ---- the meta-overfitting monitor (search.monitor_routing) -----------------------------
+  @property
+  def monitor(self):
+    """The ``meta_validation.monitor.Monitor`` of this run, or None when not monitoring."""
+    return None if self.monitor_routing is None else self.monitor_routing.monitor
 
-  def _receive_meta(self, done) -> None:
-    self.meta_in_flight -= 1
-    work: ProgramWork = done.batch[0]
-    if done.results is None:  # the worker died on it: a failed point, not a search error
-      fitness, status, reason = -math.inf, "died", done.error
-    else:
-      result = done.results[0]
-      fitness, status, reason = result["fitness"], result["status"], result.get("reason")
-    if not math.isfinite(ranked_fitness(fitness)):
-      self.log(f"meta-validation of program {work.ticket.key[:16]} on {self.monitor.task} "
-               f"failed ({status}: {reason})")
-    self.monitor.record(work.ticket, ranked_fitness(fitness))
+  @property
+  def meta_in_flight(self) -> int:
+    """Programs sent to the monitor's task and not back yet."""
+    return 0 if self.monitor_routing is None else self.monitor_routing.in_flight
+
+  def _monitor(self) -> None:
+    if self.monitor_routing is not None:
+      self.monitor_routing.offer(self.state.scored, self.state.best)
 
   def _receive(self, completed) -> None:
     for done in completed:
       if done.batch and isinstance(done.batch[0], ProgramWork):
         if done.batch[0].ticket is not None:  # else a warm start's batch left over
-          self._receive_meta(done)
+          self.monitor_routing.receive(done)
         continue
       if done.results is None:  # the worker died: score the programs again, each alone
         self.log(f"{done.worker} died ({done.error}); its {len(done.batch)} programs are "
