@@ -51,6 +51,7 @@ if __name__ != "__main__" or len(sys.argv) > 1 and sys.argv[1] in ("--build", "-
   import numpy as np
 
   import dsl
+  from dsl.files import json_safe
   from search import config as config_lib
   from runlog import folder as run_folder
   from search import driver, evolution, mutation, workers
@@ -176,8 +177,7 @@ def build(root: pathlib.Path, count: int, replay: int) -> dict:
   with open(old.events_path, "w", encoding="utf-8") as log:
     for event in itertools.chain(real[:1], synthetic_events(count), real[1:]):
       new.append_event(event)
-      log.write(json.dumps({k: run_folder._json_number(v) for k, v in event.items()},
-                           separators=(",", ":")) + "\n")
+      log.write(json.dumps(json_safe(dict(event)), separators=(",", ":")) + "\n")
   new.close()
   for folder in (old, new):
     folder.write_checkpoint(checkpoint)

@@ -184,7 +184,9 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
               tune_seed: int = 0, baselines: dict | None = None,
               evaluators: dict | None = None, tune_programs: bool = False,
               budget: int = tuning.DEFAULT_BUDGET, **overrides) -> dict:
-  """Tunes AdamW and Lion on ``task_name``, then scores them and ``programs`` on ``seeds``.
+  """Tunes the baselines (``tuning.BASELINES``: AdamW as the paper writes it, bias-corrected
+  AdamW, Lion) on ``task_name``, then scores them and ``programs`` on ``seeds``; a program
+  beats AdamW when it beats the better of the two.
 
   Tuning is ``proxy_tasks.tuning`` on the tuning seed, ``budget`` runs each. With
   ``tune_programs`` each program is tuned in the same call, by the same procedure and budget
@@ -196,7 +198,7 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   evaluators (``scoring.evaluator_for``).
 
   Returns ``{"task", "seeds", "tune_seed", "budget", "seconds", "baselines_cached",
-  "reference" ("adamw": what a program must beat), "baselines": {name: {"hyperparameters",
+  "reference" (the better AdamW: what a program must beat), "baselines": {name: {"hyperparameters",
   "runs", "at_limit", "mean", "std", "metrics"}}, "programs": [{"mean", "std", "metrics",
   "vs_adamw" (log(AdamW / mean)), "beats_adamw"}, with "hyperparameters", "runs",
   "at_limit" and "tuned_program" if tuned]}``.
@@ -229,11 +231,13 @@ def run_stage(task_name: str, programs: Sequence[Program], seeds: Sequence[int],
   program_metrics = metrics[len(names):]
   stage = {"task": task_name, "seeds": list(seeds), "tune_seed": tune_seed, "budget": budget,
            "baselines_cached": not names, "tuned_programs": tune_programs, "baselines": {},
-           "programs": [], "reference": "adamw"}
+           "programs": []}
   for name, (summary, row) in cached.items():
     mean, std = _stats(row)
     stage["baselines"][name] = {**summary, "mean": mean, "std": std, "metrics": row.tolist()}
-  reference = stage["baselines"]["adamw"]["mean"]
+  stage["reference"] = tuning.better_adamw({name: b["mean"]
+                                            for name, b in stage["baselines"].items()})
+  reference = stage["baselines"][stage["reference"]]["mean"]
   for row, label in zip(program_metrics, labels):
     mean, std = _stats(row)
     scored = {"mean": mean, "std": std, "metrics": row.tolist(),
@@ -275,6 +279,10 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
       proxy_tasks.check(name, **(proxy_overrides if stage == "held-out" else {}))
     except proxy_tasks.TaskError as error:
       raise KeyError(f"{stage} task: {error}") from None
+  # A live search may be read (it only appends); what it adds from now on is not seen.
+  live = RunFolder(run_dir).live_owner()
+  if live:
+    log(f"the search in {run_dir} is still running ({live}): its log is read as it is now")
   candidates = read_candidates(run_dir, pool or POOL_FACTOR * top_k)
   if not candidates:
     raise ValueError(f"{run_dir / 'events.jsonl'}: no successfully scored program in the "
@@ -285,6 +293,8 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
                             "structure": structure, "program": c.program.to_text()}
                            for c, structure in zip(candidates, structures)]}
+  if live:
+    record["partial_log"] = live
   baselines: dict = {}  # tuned once per task in this run
   evaluators: dict = {}  # compiled once per task and seed in this run
   order = list(range(len(candidates)))  # by proxy fitness
@@ -438,6 +448,9 @@ def markdown(record: dict) -> str:
            + "; runs per optimizer and any optimum on a hard limit in brackets."
            + ("" if record.get("finished", True) else " **Unfinished**: the stages after "
               f"{list(stages)[-1]} have not run (yet).")
+           + (f" **Partial log**: the search was still running ({record['partial_log']}) when "
+              "its event log was read; programs it logged later are not in this funnel."
+              if record.get("partial_log") else "")
            + (f" {record['seconds']:.0f} s." if "seconds" in record else ""), "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
   for row in table_rows(record):

@@ -3,8 +3,8 @@
   python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--budget B]
                                    [--space NAME:AXIS,AXIS ...] [--out DIR]
 
-1. Tuning, the same procedure and budget for each (``proxy_tasks.tuning``): AdamW, Lion and
-   the program over learning rate, weight decay, betas and schedule (the program over those
+1. Tuning, the same procedure and budget for each (``proxy_tasks.tuning``): AdamW (as the
+   paper writes it, and bias-corrected: ``adamw_bc``), Lion and the program over learning rate, weight decay, betas and schedule (the program over those
    it has; ``--space adamw:lr,wd`` narrows one), ``--budget`` runs each on the tuning seed
    (``--tune-seed``, default 0). Each optimizer's tuned point, the runs it got, and any
    optimum left on a hard limit of an axis are printed.
@@ -12,8 +12,9 @@
    (``meta_validation.training``).
 3. A table: final validation metric (lower is better; ``meta_validation.tasks.metric_name``:
    cross-entropy in nats on digits, in nats per byte on the language model) mean +- std over
-   the seeds, ``log(AdamW / metric)`` (> 0: better than tuned AdamW), and the first evaluated
-   step at which the seed-mean curve reaches tuned AdamW's final metric ("-": never).
+   the seeds, ``log(AdamW / metric)`` against the better of the two tuned AdamWs (> 0: better
+   than tuned AdamW), and the first evaluated step at which the seed-mean curve reaches that
+   AdamW's final metric ("-": never).
 
 Outputs (written atomically; never over the program file): ``<stem>.<task>.replay.json``
 (everything: task config, seeds, tuning runs, curves), ``.replay.md`` (the table in Markdown)
@@ -107,13 +108,16 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
       curves[name] = training.train(
           task, result.program, eval_seeds, evals,
           on_chunk=lambda done, total, bar=bar: progress.update(bar, completed=done))
-  adamw_final = float(np.mean(curves["adamw"].final))
+  reference = tuning.better_adamw({name: float(np.mean(c.final)) for name, c in curves.items()
+                                   if name in tuning.ADAMWS})
+  adamw_final = float(np.mean(curves[reference].final))
   rows = [Row(name, tuned[name].best, curves[name],
               curves[name].steps_to_reach(adamw_final)) for name in spaces]
   return {
       "task": dataclasses.asdict(task.config),
       "metric": f"{meta_tasks.metric_name(task_name)}, lower is better",
       "eval_seeds": list(eval_seeds), "tune_seed": tune_seed, "budget": budget,
+      "reference": reference,
       "program": program.to_text(), "label": label,
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
                 "final_mean": json_float(r.mean), "final_std": json_float(r.std),
@@ -151,11 +155,18 @@ def markdown_table(record: dict) -> str:
     mean, std = _float(row["final_mean"]), _float(row["final_std"])
     vs = _float(row["log_adamw_over_metric"])
     reach = row["steps_to_adamw_final"]
+    final, versus = f"{mean:.4f} ± {std:.4f}", f"{vs:+.4f}"
+    if not np.isfinite(mean):  # its status, not nan ± nan: how many seeds diverged
+      per_seed = [_float(x) for x in row.get("final_per_seed", [])]
+      failed = sum(not np.isfinite(x) for x in per_seed)
+      final = (f"diverged on {failed} of {len(per_seed)} seeds" if per_seed and failed
+               else "no finite metric")
+      versus = "-"
     limits = row["tuning"].get("at_limit") or []
     flag = f" **optimum at the limit of {', '.join(limits)}**" if limits else ""
     lines.append(f"| {row['optimizer']} | {_hyper_text(row['hyperparameters'])}{flag} "
                  f"| {row['tuning'].get('runs', '?')} "
-                 f"| {mean:.4f} ± {std:.4f} | {vs:+.4f} | {'-' if reach is None else reach} |")
+                 f"| {final} | {versus} | {'-' if reach is None else reach} |")
   return "\n".join(lines) + "\n"
 
 
@@ -260,6 +271,14 @@ def main(argv=None) -> int:
     return _fail(str(error))
   except (OSError, UnicodeDecodeError) as error:
     return _fail(f"{args.program}: cannot read the program ({error})")
+  # Dead statements change no update but would be compiled and run at every step of every
+  # tuning point and seed (a 5 MB program of them: minutes and gigabytes): gone first.
+  pruned = dsl.prune(program)
+  if len(pruned.statements) < len(program.statements):
+    print(f"{args.program}: {len(program.statements) - len(pruned.statements)} of "
+          f"{len(program.statements)} statements are dead (no update depends on them); "
+          "replaying the program without them", file=sys.stderr)
+    program = pruned
   paths = output_paths(args.program, args.task, args.out)
   if any(p.resolve() == args.program.resolve() for p in paths.values()):
     return _fail(f"{args.program}: an output would overwrite the program; pick --out")

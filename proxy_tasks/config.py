@@ -36,6 +36,11 @@ class TaskConfig:
     heads: attention heads.
     patch: ViT patch side (pixels).
     context: Transformer LM context length (bytes).
+    vocab: Transformer LM vocabulary (token embedding rows and output classes). ``256``: every
+      byte value is a token. Smaller: the corpus's distinct bytes, numbered in increasing
+      order, are the tokens (``datasets.text_alphabet``; at least their count, 93 for
+      scikit-learn 1.9's corpus): the same text and metric (nats per byte) with a smaller
+      output layer, which is most of a narrow LM's FLOPs (2.7x smaller at 96).
     batch_size: examples (or sequences) per step.
     steps: optimizer steps (the fixed budget).
     warmup_fraction: fraction of ``steps`` of linear warmup of the schedule value ``lr``.
@@ -68,6 +73,7 @@ class TaskConfig:
   heads: int = 2
   patch: int = 2
   context: int = 32
+  vocab: int = 256
   batch_size: int = 64
   steps: int = 300
   warmup_fraction: float = 0.05
@@ -100,6 +106,8 @@ class TaskConfig:
     if self.tuning_budget < 1:
       raise ValueError(f"task '{self.name}': tuning_budget must be >= 1, got "
                        f"{self.tuning_budget}")
+    if not 2 <= self.vocab <= 256:
+      raise ValueError(f"task '{self.name}': vocab must be in [2, 256], got {self.vocab}")
     if self.chunks < 1:
       raise ValueError(f"task '{self.name}': chunks must be >= 1, got {self.chunks}")
 

@@ -62,6 +62,12 @@ def sklearn_text() -> dict[str, np.ndarray]:
   return {"train": data[:cut].astype(np.int32), "val": data[cut:].astype(np.int32)}
 
 
+@functools.lru_cache(maxsize=None)
+def text_alphabet() -> np.ndarray:
+  """The distinct bytes of the whole text corpus (train and validation), increasing, int32."""
+  return np.unique(np.frombuffer(text_bytes(), dtype=np.uint8)).astype(np.int32)
+
+
 LOADERS = {"digits": digits, "sklearn_text": sklearn_text}
 
 

@@ -40,9 +40,11 @@ Fitness (**higher is better**, ``-inf`` on failure)::
   fitness     = normalized
 
 The reference is the task's ``fitness_reference`` (``proxy_tasks.TaskConfig``), found once
-per evaluator on the same task and seeds: by default ``tuned_adamw``, AdamW tuned by
-``proxy_tasks.tuning`` (learning rate, weight decay, betas and schedule; ``tuning_budget``
-runs), so ``fitness > 0`` means better than AdamW tuned on this task; ``adamw`` is the
+per evaluator on the same task and seeds: by default ``tuned_adamw``, the better of AdamW as
+the paper writes it (no bias correction) and bias-corrected AdamW (``dsl/library/adamw_bc.py``,
+``optax.adamw``), each tuned by ``proxy_tasks.tuning`` (learning rate, weight decay, betas and
+schedule; ``tuning_budget`` runs each), so ``fitness > 0`` means better than AdamW tuned on
+this task; ``adamw`` is the
 library AdamW as the paper writes it (lr 1e-3, weight decay 0.01). With
 ``normalize=False``, ``fitness_reference: none``, or if every reference run fails,
 ``fitness = -metric``.
@@ -299,9 +301,10 @@ class Evaluator:
     if self._reference is None:
       kind = self.task.config.fitness_reference if self.normalize else "none"
       self._reference = (None, math.nan)
-      if kind == "tuned_adamw":
-        tuned = tuning.tune({"adamw": tuning.library_space("adamw")}, self.metrics,
-                            self.task.config.tuning_budget)["adamw"]
+      if kind == "tuned_adamw":  # the better of AdamW as the paper writes it and bias-corrected
+        both = tuning.tune({name: tuning.library_space(name) for name in tuning.ADAMWS},
+                           self.metrics, self.task.config.tuning_budget)
+        tuned = both[tuning.better_adamw({k: t.best_metric for k, t in both.items()})]
         self.reference_tuning = tuned
         if not tuned.failed:
           self._reference = (tuned.program, tuned.best_metric)

@@ -49,7 +49,10 @@ from dsl.program import Program
 
 LOG, LOG1M, CATEGORICAL = "log", "log1m", "categorical"
 DEFAULT_BUDGET = 32
-BASELINES = ("adamw", "lion")  # what a found program is compared with (funnel, replay)
+# What a found program is compared with (funnel, replay). AdamW comes twice: as the paper writes
+# it (no bias correction) and bias-corrected (optax.adamw); a program must beat the better.
+ADAMWS = ("adamw", "adamw_bc")
+BASELINES = (*ADAMWS, "lion")
 _FINEST = 64  # refinement stops below 1/_FINEST of an axis' ladder step
 
 
@@ -363,6 +366,14 @@ def tune(spaces: dict[str, Space], score: Callable[[list[Program]], Sequence[flo
     tuned[label] = Tuned(label, best, metric, s.apply(best), len(trials), budget,
                          tuple(sorted(limited)), tuple(trials))
   return tuned
+
+
+def better_adamw(metrics: dict[str, float]) -> str:
+  """The name of the better AdamW (lowest finite metric, ``adamw`` on ties or if none is
+  finite) among the ``ADAMWS`` present in ``metrics``."""
+  present = [name for name in ADAMWS if name in metrics]
+  index = best_index([metrics[name] for name in present])
+  return present[0] if index is None else present[index]
 
 
 def log_ratio(reference: float, metric: float) -> float:

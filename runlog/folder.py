@@ -22,6 +22,22 @@
     meta_validation.csv the best program scored on the meta-validation task every N scored
     meta_validation.png programs, next to its proxy fitness (with ``meta_validation.task``)
     funnel/             funnel selection at the end (with ``meta_validation.funnel_at_end``)
+    owner.lock          who runs the search: held (``flock``) by the live search, with its
+                        process id and host written in it (see "One owner" below)
+    damaged_events.txt  lines ``--repair`` moved out of the log: ``FILE:LINE<tab>the line``
+
+One owner: a search holds an exclusive ``flock`` on ``owner.lock`` from before it writes
+anything until it exits. The kernel drops the lock with the process, however it ends (a
+``kill -9`` or a lost machine's reboot included), so a crashed search never leaves its folder
+stuck: the lock file stays, the lock does not. A second search on the folder finds the lock
+held and stops (``RunFolderBusy``, naming the owner); readers (the funnel, analysis) take no
+lock and may ask ``live_owner`` whether the log they read is still growing.
+
+Damage: the checkpoint is derived data (the state after the first ``events`` lines of the log),
+so an unreadable one is set aside (``checkpoint.json.damaged``) and the state is rebuilt by
+replaying the whole log. The log is the record: a damaged line in it (not JSON, not an event)
+is an error naming ``FILE:LINE`` (``DamagedLog``), and ``repair_events`` moves such lines to
+damaged_events.txt, keeping every intact event in its order.
 
 Crash safety: whole files are written to a temporary file, fsynced and renamed over the old one
 (``atomic_write``), so a reader sees the old or the new file, never a mix. The two logs are
@@ -47,6 +63,7 @@ after it.
 from __future__ import annotations
 
 import csv
+import fcntl
 import gzip
 import io
 import json
@@ -54,6 +71,7 @@ import math
 import os
 import pathlib
 import re
+import socket
 import tempfile
 import threading
 import zlib
@@ -61,6 +79,7 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
 from dsl.files import atomic_write
 from dsl.files import fsync_directory, json_safe
+from dsl.scores import ranked_fitness
 
 METRICS_COLUMNS = ("elapsed_s", "generated", "scored", "cached", "failed", "cache_hit_rate",
                    "redundant_fraction", "best_fitness", "median_fitness", "programs_per_s",
@@ -136,19 +155,85 @@ def _complete_lines(stream: IO[bytes], path: pathlib.Path) -> Iterator[bytes]:
     raise ValueError(f"{path}: unreadable log segment ({e})") from None
 
 
+class DamagedLog(ValueError):
+  """A line of the event log that is not an event: ``where`` is ``FILE:LINE``."""
+
+  def __init__(self, where: str, why: str):
+    super().__init__(f"{where}: corrupt log line ({why})")
+    self.where = where
+    self.why = why
+
+
+class RunFolderBusy(Exception):
+  """The run folder is owned by another live search; ``owner`` says which (pid, host)."""
+
+  def __init__(self, path: pathlib.Path, owner: str):
+    super().__init__(f"{path} is in use by another search ({owner}); wait for it to end, or "
+                     "stop it (Ctrl-C) and run this again")
+    self.path = path
+    self.owner = owner
+
+
+def _json_error(error: ValueError) -> str:
+  """What is wrong with a line ``json.loads`` refused, with the column."""
+  if not isinstance(error, json.JSONDecodeError):
+    return str(error)
+  return f"{error.msg}{'' if error.msg.endswith(' at') else ' at'} column {error.colno}"
+
+
 def _parse(line: bytes, path: pathlib.Path, number: int) -> dict[str, Any]:
   try:
     return json.loads(line)
   except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
-    raise ValueError(f"{path}:{number}: corrupt log line ({getattr(e, 'msg', e)})") from None
+    raise DamagedLog(f"{path}:{number}", _json_error(e)) from None
+
+
+# What every event line holds, and the types a resume relies on.
+EVENT_FIELDS = {"id": int, "key": str, "status": str, "program": str}
+_SCORE_FIELDS = ("key", "status")  # all that rebuilding the fitness cache reads
+
+
+def check_event(event: Any, where: str, fields: Iterable[str] = tuple(EVENT_FIELDS)
+                ) -> dict[str, Any]:
+  """``event`` if it is an event (an object with ``fields`` of ``EVENT_FIELDS``' types), else
+  ``DamagedLog`` at ``where`` (``FILE:LINE``)."""
+  if not isinstance(event, dict):
+    raise DamagedLog(where, "a JSON value that is not an event")
+  for field in fields:
+    kind = EVENT_FIELDS[field]
+    if not isinstance(event.get(field), kind) or (kind is int and isinstance(event[field], bool)):
+      raise DamagedLog(where, f"an event without a valid '{field}'")
+  return event
 
 
 def _score(line: bytes, path: pathlib.Path, number: int) -> list | None:
   """``[key, fitness]`` of a scored event's line, None for a cache hit's (or a blank line)."""
   if _CACHED in line or line.isspace():
     return None
-  event = _parse(line, path, number)
-  return None if event["status"] == "cached" else [event["key"], event["fitness"]]
+  event = check_event(_parse(line, path, number), f"{path}:{number}", _SCORE_FIELDS)
+  fitness = event.get("fitness")
+  try:
+    ranked_fitness(fitness)  # a number, null (older logs) or json_float's "-inf"/"nan"
+  except ValueError:
+    raise DamagedLog(f"{path}:{number}", "an event whose 'fitness' is not a number") from None
+  return None if event["status"] == "cached" else [event["key"], fitness]
+
+
+def read_event(line: bytes, where: str) -> dict[str, Any]:
+  """The event on ``line`` of the log, checked as a resume reads it (JSON, ``EVENT_FIELDS``,
+  a program that parses); ``DamagedLog`` at ``where`` otherwise."""
+  import dsl  # pylint: disable=import-outside-toplevel
+  from dsl.program import ProgramError  # pylint: disable=import-outside-toplevel
+  try:
+    event = json.loads(line)
+  except ValueError as e:
+    raise DamagedLog(where, _json_error(e)) from None
+  check_event(event, where)
+  try:
+    dsl.parse(event["program"])
+  except ProgramError as e:
+    raise DamagedLog(where, f"its program does not parse: {str(e).splitlines()[0]}") from None
+  return event
 
 
 def iter_jsonl(path: str | os.PathLike, start: int = 0) -> Iterator[dict[str, Any]]:
@@ -226,6 +311,9 @@ class _Live:
     return self.path, self.stream
 
 
+_OWNED: dict[pathlib.Path, int] = {}  # run folders this process owns -> lock descriptor
+
+
 class RunFolder:
   """Reads and writes one run folder; see the module docstring for its layout."""
 
@@ -238,6 +326,9 @@ class RunFolder:
     self.checkpoint_path = self.path / "checkpoint.json"
     self.metrics_path = self.path / "metrics.csv"
     self.plot_path = self.path / "progress.png"
+    self.lock_path = self.path / "owner.lock"
+    self.damaged_path = self.path / "damaged_events.txt"
+    self._lock: int | None = None  # the descriptor holding the owner's flock
     self._events = None
     self._events_lines = 0  # lines in events.jsonl: rotated at SEGMENT_EVENTS
     self._compressing: threading.Thread | None = None  # the segment being compressed
@@ -248,6 +339,64 @@ class RunFolder:
   def exists(self) -> bool:
     return self.config_path.exists()
 
+  # ---- the owner ----------------------------------------------------------------------------
+  def claim(self) -> None:
+    """Makes this process the folder's one owner (creating the folder) until it exits or calls
+    ``release``; ``RunFolderBusy`` if a live search holds it (see "One owner")."""
+    if self._lock is not None:
+      return
+    self.path.mkdir(parents=True, exist_ok=True)
+    writable = True
+    try:
+      descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:  # a read-only folder: the lock still works, the search will not
+      if not self.lock_path.exists():
+        raise
+      descriptor, writable = os.open(self.lock_path, os.O_RDONLY), False
+    try:
+      fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      os.close(descriptor)
+      raise RunFolderBusy(self.path, self._owner_text()) from None
+    if writable:
+      owner = f"pid {os.getpid()} on host {socket.gethostname()}\n".encode()
+      os.ftruncate(descriptor, 0)
+      os.pwrite(descriptor, owner, 0)
+    self._lock = descriptor
+    _OWNED[self.path.resolve()] = descriptor
+
+  def release(self) -> None:
+    """Gives up ownership (the lock file stays: removing it could let two searches in)."""
+    if self._lock is None:
+      return
+    _OWNED.pop(self.path.resolve(), None)
+    fcntl.flock(self._lock, fcntl.LOCK_UN)
+    os.close(self._lock)
+    self._lock = None
+
+  def live_owner(self) -> str | None:
+    """Who owns the folder if another live process does (pid, host), else None."""
+    if self.path.resolve() in _OWNED:
+      return None  # this process: its search is not running while it asks
+    try:
+      descriptor = os.open(self.lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+      return None
+    try:
+      fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+      return self._owner_text()
+    finally:
+      os.close(descriptor)  # closing drops a shared lock taken just now
+    return None
+
+  def _owner_text(self) -> str:
+    try:
+      text = self.lock_path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+      text = ""
+    return text or "its owner is starting"
+
   def create(self, config_yaml: str, initial_program_text: str) -> None:
     """A new run: the folder, its config and the initial program (never overwrites)."""
     if self.exists():
@@ -255,6 +404,10 @@ class RunFolder:
     self.programs.mkdir(parents=True, exist_ok=True)
     atomic_write(self.programs / "initial.py", initial_program_text)
     atomic_write(self.config_path, config_yaml)  # last: a folder with a config is a run
+
+  @property
+  def logs_open(self) -> bool:
+    return self._events is not None and not self._events.closed
 
   def open_logs(self) -> None:
     """Opens the logs for appending, first finishing a rotation a crash interrupted and cutting
@@ -304,6 +457,72 @@ class RunFolder:
     for path, number, line in self._lines(start):
       event = _parse(line, path, number)
       yield (f"{path}:{number}", event) if locations else event
+
+  def repair_events(self) -> tuple[list[str], int | None]:
+    """Moves every damaged line of the log (``read_event`` refuses it) to
+    damaged_events.txt as ``FILE:LINE<tab>line``, keeping every intact event in its order.
+
+    Returns the moved lines' ``FILE:LINE`` and the index (0-based, among the log's events as
+    they were counted before) of the first one, or None. Each file is rewritten only after its
+    damaged lines are safely in damaged_events.txt (fsynced), and atomically; a segment loses
+    its index first (then is read whole until it has a new one), so a crash at any point loses
+    no line. Run by the folder's owner, with its logs closed.
+    """
+    self._wait_for_compression()
+    self._finish_rotations()
+    moved: list[str] = []
+    first: int | None = None
+    seen = 0
+    for source in self._sources():
+      path, stream = source.open()
+      kept, damaged = [], []
+      with stream:
+        for number, line in enumerate(_complete_lines(stream, path), 1):
+          if line.isspace():
+            kept.append(line)
+            continue
+          try:
+            read_event(line, f"{path}:{number}")
+            kept.append(line)
+          except DamagedLog:
+            damaged.append(f"{path}:{number}\t".encode() + line)
+            moved.append(f"{path}:{number}")
+            first = seen if first is None else first
+          seen += 1
+      if not damaged:
+        continue
+      with open(self.damaged_path, "ab") as aside:
+        aside.write(b"".join(damaged))
+        aside.flush()
+        os.fsync(aside.fileno())
+      if isinstance(source, _Live):
+        atomic_write(self.events_path, b"".join(kept))
+        continue
+      index = self.segment_file(source.number, "index.json")
+      if index.exists():
+        os.unlink(index)
+        fsync_directory(self.segments_path)
+      atomic_write(self.segment_file(source.number, "jsonl.gz"),
+                   gzip.compress(b"".join(kept), compresslevel=GZIP_LEVEL, mtime=0))
+      scores = [score for number, line in enumerate(kept, 1)
+                if (score := _score(line, path, number)) is not None]
+      atomic_write(index, json.dumps(
+          {"format": INDEX_FORMAT, "events": sum(not line.isspace() for line in kept),
+           "scores": scores}, separators=(",", ":")))
+    return moved, first
+
+  def count_events(self) -> int:
+    """How many events the log holds: closed segments by their index, the rest counted."""
+    count = 0
+    for source in self._sources():
+      index = source.index()
+      if index is not None:
+        count += index["events"]
+        continue
+      path, stream = source.open()
+      with stream:
+        count += sum(not line.isspace() for line in _complete_lines(stream, path))
+    return count
 
   def events(self) -> list[dict[str, Any]]:
     """Every event, as a list: for tests and short runs (``iter_events`` streams)."""
@@ -499,10 +718,33 @@ class RunFolder:
     text = text[:text.rfind("\n") + 1]
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
-      # A run started before a column existed has fewer header names than values (None key).
-      rows.append({k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()
-                   if k is not None})
+      try:
+        rows.append({k: (float(v) if v not in ("", None) else math.nan)
+                     for k, v in row.items() if k is not None})
+      except (TypeError, ValueError):  # a damaged row: the curves go on without it
+        continue
     return rows
+
+  def last_elapsed(self) -> float:
+    """``elapsed_s`` of metrics.csv's last readable row (0 if none): where a resumed run's
+    clock must go on from, even if its checkpoint is older. Reads only the file's end."""
+    try:
+      f = open(self.metrics_path, "rb")
+    except FileNotFoundError:
+      return 0.0
+    with f:
+      start = max(0, f.seek(0, os.SEEK_END) - _BLOCK)
+      f.seek(start)
+      lines = f.read().split(b"\n")[(1 if start else 0):-1]  # whole lines only
+    for line in reversed(lines):
+      field = line.split(b",", 1)[0]
+      try:
+        value = float(field)
+      except ValueError:
+        continue
+      if math.isfinite(value):
+        return value
+    return 0.0
 
   def sync(self) -> None:
     """Forces the logs to disk (before a checkpoint that claims their lines)."""
@@ -518,12 +760,32 @@ class RunFolder:
     atomic_write(self.checkpoint_path, text)
 
   def read_checkpoint(self) -> dict[str, Any] | None:
-    if not self.checkpoint_path.exists():
+    """The checkpoint, None if there is none. Raises ``ValueError`` if it is not JSON (atomic
+    writes make that a foreign edit or a damaged disk, not a crash)."""
+    try:
+      text = self.checkpoint_path.read_bytes()
+    except FileNotFoundError:
       return None
     try:
-      return json.loads(self.checkpoint_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:  # atomic writes make this a foreign edit, not a crash
-      raise ValueError(f"{self.checkpoint_path}: corrupt checkpoint ({e.msg})") from None
+      data = json.loads(text)
+    except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
+      raise ValueError(f"{self.checkpoint_path}: corrupt checkpoint "
+                       f"({getattr(e, 'msg', e)})") from None
+    if not isinstance(data, dict):
+      raise ValueError(f"{self.checkpoint_path}: corrupt checkpoint (not an object)")
+    return data
+
+  def set_checkpoint_aside(self, why: str = "damaged") -> pathlib.Path:
+    """Renames the checkpoint to ``checkpoint.json.<why>`` (``.<why>.2``... if taken: kept,
+    never deleted; the state is then rebuilt from the log); returns the new path."""
+    for number in range(1, 1_000_000):
+      aside = self.checkpoint_path.with_name(
+          f"{self.checkpoint_path.name}.{why}" + (f".{number}" if number > 1 else ""))
+      if not aside.exists():
+        break
+    os.replace(self.checkpoint_path, aside)
+    fsync_directory(self.path)
+    return aside
 
   # ---- programs and plots -----------------------------------------------------------------
   def write_programs(self, ranked: Sequence[tuple[float, int, str, str]]) -> None:

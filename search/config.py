@@ -420,8 +420,8 @@ def _wheres(located: _Located, prefix: str = "") -> dict[str, str]:
   return out
 
 
-def parse(text: str, filename: str = "<config>", overrides: Sequence[str] = ()) -> SearchConfig:
-  """Validates config ``text`` (with ``--set`` ``overrides``) into a ``SearchConfig``."""
+def _root(text: str, filename: str, overrides: Sequence[str]) -> _Located:
+  """The config's YAML with where each value was written, ``--set`` overrides applied."""
   loader = yaml.SafeLoader(text)
   try:
     node = loader.get_single_node()
@@ -439,7 +439,25 @@ def parse(text: str, filename: str = "<config>", overrides: Sequence[str] = ()) 
     loader.dispose()
   for assignment in overrides:
     _apply_override(root, assignment)
+  return root
+
+
+def parse(text: str, filename: str = "<config>", overrides: Sequence[str] = ()) -> SearchConfig:
+  """Validates config ``text`` (with ``--set`` ``overrides``) into a ``SearchConfig``."""
+  root = _root(text, filename, overrides)
   return _validate(_build(SearchConfig, root), _wheres(root))
+
+
+def where(path: str | pathlib.Path, key: str, overrides: Sequence[str] = ()) -> str:
+  """Where the config file at ``path`` (a valid one) sets dotted ``key``: ``FILE:LINE:COL``,
+  the ``--set`` that set it, or ``FILE`` for a key left at its default; for messages about a
+  value that only later checks refuse (an initial program file that is missing...)."""
+  try:
+    wheres = _wheres(_root(pathlib.Path(path).read_text(encoding="utf-8"), str(path),
+                           overrides))
+  except (OSError, ConfigError):
+    return str(path)
+  return wheres.get(key, str(path))
 
 
 def load(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> SearchConfig:

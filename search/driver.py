@@ -35,6 +35,7 @@ import time
 from typing import Any, Callable
 
 import dsl
+from dsl.program import ProgramError
 from dsl.scores import ranked_fitness
 from runlog import folder as run_folder_lib
 from runlog.event import Event
@@ -52,6 +53,12 @@ MAX_CHILDREN_PER_FILL = 10_000
 # A program whose worker died scoring it is sent again alone; if its worker dies again it is
 # recorded as failed: a program that crashes workers must not take them all down, one by one.
 MAX_DEATHS_PER_PROGRAM = 2
+
+
+def create(config: config_lib.SearchConfig, folder: run_folder_lib.RunFolder) -> None:
+  """A new run in ``folder``: its config and initial program (``RunFolder.create``)."""
+  initial = warm_start.load_initial_program(config.initial_program)
+  folder.create(config_lib.to_yaml(config), initial.to_text())
 
 
 @dataclasses.dataclass
@@ -112,6 +119,7 @@ class Search:
     # configured.
     self.monitor_routing: monitor_routing.MonitorRouting | None = None
     self.funnel_table: pathlib.Path | None = None  # where the end-of-search funnel wrote
+    self._loaded: tuple[bool, int] | None = None  # (from a checkpoint, events replayed)
 
   # ---- time -------------------------------------------------------------------------------
   @property
@@ -119,30 +127,73 @@ class Search:
     return self._elapsed_before + self.clock() - self._started
 
   # ---- opening and resuming -----------------------------------------------------------------
+  def load(self) -> None:
+    """Reads the run folder, if it holds a run, into the state: checkpoint, then the replay of
+    the events after it; writes nothing but a damaged checkpoint's new name. Needs no pool:
+    ``search.run`` calls it before the workers start, so that a damaged folder is reported
+    at once. A checkpoint that cannot be read, or that claims more events than the log holds,
+    is set aside and the state rebuilt from the whole log (the log is the record); a damaged
+    log line raises ``run_folder.DamagedLog`` naming it."""
+    if self._loaded is not None:
+      return
+    folder = self.folder
+    checkpoint = None
+    if folder.exists():
+      checkpoint = self._read_checkpoint()
+      # Streamed: a week's log is far larger than memory; only the cache and the state stay.
+      for key, fitness in folder.scores():  # every scored program, so none is trained twice
+        self.cache.put(key, ranked_fitness(fitness))
+    replayed, last_elapsed = 0, 0.0
+    for where, event in folder.iter_events(start=self.state.events, locations=True):
+      try:
+        self._replay(event)
+      except (KeyError, TypeError, ValueError, ProgramError, IndexError) as error:
+        raise run_folder_lib.DamagedLog(where, f"not an event this search can replay: "
+                                        f"{type(error).__name__} {error}") from None
+      replayed += 1
+      if isinstance(event.get("elapsed_s"), (int, float)):
+        last_elapsed = max(last_elapsed, float(event["elapsed_s"]))
+    # The clock goes on from the latest time written, wherever: a kill -9 leaves metrics rows
+    # and events newer than the checkpoint.
+    self._elapsed_before = max(self._elapsed_before, last_elapsed, folder.last_elapsed())
+    self._loaded = (checkpoint is not None, replayed)
+
+  def _read_checkpoint(self) -> dict[str, Any] | None:
+    """The checkpoint, loaded into the state; None (after setting it aside) if it is damaged
+    or does not match the log."""
+    folder = self.folder
+    try:
+      checkpoint = folder.read_checkpoint()
+      if checkpoint is None:
+        return None
+      if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"unknown checkpoint format {checkpoint.get('format')!r}")
+      state = evolution.from_json(checkpoint["state"])
+      elapsed, busy = float(checkpoint["elapsed_s"]), float(checkpoint["busy_s"])
+      logged = folder.count_events()
+      if state.events > logged:
+        raise ValueError(f"it covers {state.events} events, the log holds {logged}")
+    except (KeyError, TypeError, ValueError, ProgramError, AttributeError) as error:
+      aside = folder.set_checkpoint_aside()
+      message = str(error).splitlines()[0] if str(error) else type(error).__name__
+      if not message.startswith(str(folder.checkpoint_path)):
+        message = f"{folder.checkpoint_path}: damaged checkpoint ({message})"
+      self.log(f"{message}; set aside as {aside.name}, the state is rebuilt from the event log")
+      return None
+    self.state, self._elapsed_before, self._busy_before = state, elapsed, busy
+    self._hurdles.update(checkpoint.get("hurdles", {}))
+    return checkpoint
+
   def open(self) -> None:
-    """Creates the run folder, or resumes it: checkpoint + replay of newer events."""
+    """Creates the run folder, or resumes it (``load``), and opens its logs."""
     config, folder = self.config, self.folder
     if not folder.exists():
-      initial = warm_start.load_initial_program(config.initial_program)
-      folder.create(config_lib.to_yaml(config), initial.to_text())
-    checkpoint = folder.read_checkpoint()
+      create(config, folder)
+    self.load()
     self.cost.resume(folder.path)
-    if checkpoint is not None:
-      if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{folder.checkpoint_path}: unknown checkpoint format "
-                         f"{checkpoint.get('format')!r}")
-      self.state = evolution.from_json(checkpoint["state"])
-      self._elapsed_before = checkpoint["elapsed_s"]
-      self._busy_before = checkpoint["busy_s"]
-      self._hurdles.update(checkpoint.get("hurdles", {}))
-    # Streamed: a week's log is far larger than memory; only the cache and the state are kept.
-    for key, fitness in folder.scores():  # every scored program, so none is trained twice
-      self.cache.put(key, ranked_fitness(fitness))
-    replayed = 0
-    for event in folder.iter_events(start=self.state.events):
-      self._replay(event)
-      replayed += 1
-    folder.open_logs()
+    from_checkpoint, replayed = self._loaded
+    if not folder.logs_open:  # search.run opens them before the workers start
+      folder.open_logs()
     meta = config.meta_validation
     if meta.monitoring:
       self.monitor_routing = monitor_routing.MonitorRouting(folder.path, meta, self.pool,
@@ -151,7 +202,7 @@ class Search:
       if child.id == evolution.INITIAL_ID:
         continue  # re-scored by _score_initial
       self._route(child)
-    if checkpoint is not None or replayed:
+    if from_checkpoint or replayed:
       self.log(f"resumed {folder.path}: {self.state.events - replayed} events from the "
                f"checkpoint, {replayed} replayed, {len(self.queue)} in flight sent again")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import TextIO
 
@@ -94,8 +95,11 @@ class LiveProgress:
 
 
 def summary(snapshot: Snapshot, run_path: str) -> str:
-  """The end-of-run text."""
+  """The end-of-run text; it points to the best program and the curves once they exist (a run
+  stopped while its warm start was being tuned has neither yet)."""
   width = max(len(label) for label, _ in lines(snapshot))
   body = "\n".join(f"  {label:<{width}}  {text}" for label, text in lines(snapshot))
-  return (f"search {run_path}:\n{body}\n  best program: {run_path}/programs/best.py; curves: "
-          f"{run_path}/progress.png")
+  files = [f"{label}: {path}" for label, path in (("best program", f"{run_path}/programs/best.py"),
+                                                  ("curves", f"{run_path}/progress.png"))
+           if os.path.exists(path)]
+  return f"search {run_path}:\n{body}" + (f"\n  {'; '.join(files)}" if files else "")

@@ -37,7 +37,8 @@ import math
 import os
 import pathlib
 import socket
-from typing import Any, Mapping, Sequence
+import time
+from typing import Any, Callable, Mapping, Sequence
 
 from dsl.program import Program
 from dsl.scores import ranked_fitness
@@ -248,23 +249,32 @@ class EvaluatorActor:
     return self.name, self.evaluators.score(batch, task)
 
 
+class StartInterrupted(Exception):
+  """``RayPool``'s ``stop`` said stop while its actors were starting; it shut down first."""
+
+
 class RayPool:
   """Ray actors (one per CPU by default) scoring batches asynchronously.
 
   Starts an embedded local Ray (no dashboard, worker logs kept out of the terminal) unless
   ``address`` (or ``$RAY_ADDRESS``) names a cluster to join, and shuts it down in ``close``
-  only if it started it.
+  only if it started it. ``stop`` (e.g. "Ctrl-C was pressed") is asked every second while
+  the actors start: if true, the pool closes itself and raises ``StartInterrupted``.
   """
 
   def __init__(self, task_name: str, overrides: Mapping[str, Any] | None = None,
                evaluator: str = "", num_workers: int = 0, batches_per_worker: int = 1,
-               max_restarts: int = 3, address: str = "", start_timeout_s: float = 600.0):
+               max_restarts: int = 3, address: str = "", start_timeout_s: float = 600.0,
+               stop: Callable[[], bool] = lambda: False):
     import ray  # pylint: disable=import-outside-toplevel
     self._ray = ray
     address = address or os.environ.get("RAY_ADDRESS", "")
     # The driver's XLA flags (proxy_tasks sets some when imported) plus one core per actor.
     env_vars = actor_environment(os.environ)
     self._started_ray = not ray.is_initialized()
+    self._actors = []
+    if stop():  # Ctrl-C while Ray was imported: nothing to start, nothing to stop
+      raise StartInterrupted("stopped before Ray started")
     if self._started_ray:
       if address:
         # A user's task module found in the working directory travels to the cluster's
@@ -282,6 +292,9 @@ class RayPool:
         ray.init(num_cpus=num_workers or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR",
                  runtime_env={"env_vars": {**env_vars, "PYTHONPATH": path}})
+    if stop():
+      self.close()
+      raise StartInterrupted("stopped while Ray started")
     count = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     # No retries by Ray: a failed batch comes back to the driver, which sends it to whichever
     # actor is free instead of waiting for this one to restart (maybe never, its node gone).
@@ -290,8 +303,14 @@ class RayPool:
     self._actor_args = (task_name, dict(overrides or {}), evaluator)
     self._actors = [self._new_actor(i) for i in range(count)]
     # Fail clearly, not hang, when the actors cannot be placed (e.g. too few free CPUs).
-    ready, _ = ray.wait([a.__ray_ready__.remote() for a in self._actors], num_returns=count,
-                        timeout=start_timeout_s)
+    probes, ready = [a.__ray_ready__.remote() for a in self._actors], []
+    deadline = time.monotonic() + start_timeout_s
+    while len(ready) < count and time.monotonic() < deadline and not stop():
+      ready, _ = ray.wait(probes, num_returns=count,
+                          timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+    if len(ready) < count and stop():
+      self.close()
+      raise StartInterrupted(f"stopped while {count - len(ready)} of {count} workers started")
     if len(ready) < count:
       self.close()
       raise RuntimeError(f"only {len(ready)} of {count} workers started within "

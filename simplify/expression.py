@@ -111,11 +111,21 @@ class Graph:
       graph.hints[new] = self.hints[old]
     memo: dict[Node, Operand] = {old: new}
 
-    def rebuild(operand: Operand) -> Operand:
-      if not isinstance(operand, Node):
-        return operand
-      if operand not in memo:
-        args = tuple(rebuild(a) for a in operand.args)
+    def rebuild(root: Operand) -> Operand:
+      # Arguments first, with an explicit stack: a chain of thousands of statements is a DAG
+      # that deep, far past Python's recursion limit.
+      stack = [root]
+      while stack:
+        operand = stack[-1]
+        if not isinstance(operand, Node) or operand in memo:
+          stack.pop()
+          continue
+        waiting = [a for a in operand.args if isinstance(a, Node) and a not in memo]
+        if waiting:
+          stack.extend(waiting)
+          continue
+        stack.pop()
+        args = tuple(memo.get(a, a) if isinstance(a, Node) else a for a in operand.args)
         if args == operand.args:
           memo[operand] = operand
         else:
@@ -124,7 +134,7 @@ class Graph:
           if operand in self.hints:
             graph.hints.setdefault(node, self.hints[operand])
           memo[operand] = node
-      return memo[operand]
+      return memo.get(root, root) if isinstance(root, Node) else root
 
     graph.update = rebuild(self.update)
     graph.states = tuple(rebuild(s) for s in self.states)

@@ -5,8 +5,9 @@ the report shows every step. Nodes are visited readers first (top-down): a rule 
 a whole expression (``factor_common_scale`` on ``a * S + b * S``) sees it before the rules
 that tidy its parts rewrite them. Every rule makes the program strictly simpler in a
 well-founded order (fewer nodes, shallower interpolations, or scalars moved outwards into
-their canonical form, which they never leave), so the loop ends; ``MAX_APPLICATIONS`` is only
-a guard against a bug.
+their canonical form, which they never leave), so the loop ends; its guard against a bug,
+``MAX_APPLICATIONS`` plus ``APPLICATIONS_PER_NODE`` per node of the starting DAG, grows with
+the program (a chain of 1,000 ``u = sign(u)`` takes 999 applications, one per node).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from simplify.expression import Graph
 from simplify.nodes import Node, Operand, operand_type, render
 
 MAX_APPLICATIONS = 500
+APPLICATIONS_PER_NODE = 10
 
 
 class Application(NamedTuple):
@@ -60,13 +62,14 @@ def rewrite(graph: Graph, rules: tuple[rules_lib.RuleInfo, ...] = rules_lib.RULE
             ) -> list[Application]:
   """Every application, in order, until no rule applies."""
   applications: list[Application] = []
+  limit = MAX_APPLICATIONS + APPLICATIONS_PER_NODE * len(graph.nodes())
   while True:
     application = step(graph, rules)
     if application is None:
       return applications
     applications.append(application)
     graph = application.graph
-    if len(applications) > MAX_APPLICATIONS:
-      raise AssertionError(f"rewriting did not reach a fixed point in {MAX_APPLICATIONS} "
+    if len(applications) > limit:
+      raise AssertionError(f"rewriting did not reach a fixed point in {limit} "
                            f"applications; last: {application.rule}: {application.before} "
                            f"-> {application.after}")

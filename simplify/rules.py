@@ -174,20 +174,59 @@ def _is_scalar_product(operand: Operand) -> bool:
           and operand.function in ("*", "/"))
 
 
+def _is_product(operand: Operand) -> bool:
+  return isinstance(operand, Node) and operand.function in ("*", "/")
+
+
+# Nodes are immutable and equal by structure: a decomposition, once known, holds for good.
+# Bounded, so that a long simplification does not keep every intermediate node alive.
+_DECOMPOSED: dict[Node, Scaled] = {}
+_DECOMPOSED_LIMIT = 100_000
+
+
 def decompose(operand: Operand) -> Scaled:
-  """``operand`` as ``core * scalars * constants`` (see the module docstring)."""
+  """``operand`` as ``core * scalars * constants`` (see the module docstring).
+
+  Products and quotients nested under ``operand`` are decomposed arguments first, with an
+  explicit stack (a chain of thousands of ``u = u * c`` is that deep) and remembered."""
+  if not _is_product(operand):
+    return _decomposed(operand)
+  if len(_DECOMPOSED) > _DECOMPOSED_LIMIT:
+    _DECOMPOSED.clear()
+  stack = [operand]
+  while stack:
+    node = stack[-1]
+    if node in _DECOMPOSED:
+      stack.pop()
+      continue
+    waiting = [a for a in node.args if _is_product(a) and a not in _DECOMPOSED]
+    if waiting:
+      stack.extend(waiting)
+      continue
+    stack.pop()
+    _DECOMPOSED[node] = _decompose_product(node)
+  return _DECOMPOSED[operand]
+
+
+def _decomposed(operand: Operand) -> Scaled:
+  """``decompose(operand)`` of a constant, of a non-product, or of a product already done."""
   if isinstance(operand, float):
     return Scaled(None, (), (operand,))
-  if not isinstance(operand, Node) or operand.function not in ("*", "/"):
+  if not _is_product(operand):
     return Scaled(operand, (), ())
+  return _DECOMPOSED[operand]
+
+
+def _decompose_product(operand: Node) -> Scaled:
+  """``decompose`` of one product or quotient whose arguments are decomposed already."""
   x, y = operand.args
   if operand.function == "/":
     if isinstance(y, float):
       if abs(y) < fns.EPS:
         return Scaled(operand, (), ())
-      left = decompose(x)
+      left = _decomposed(x)
       return Scaled(left.core, left.symbols, left.constants + (1.0 / y,))
-    left = decompose(x)
+    left = _decomposed(x)
     if left.core is None:  # (lr * c) / y: left as it is
       return Scaled(operand, (), ())
     return Scaled(Node("/", (left.core, y)), left.symbols, left.constants)
@@ -208,11 +247,11 @@ def _factor(operand: Operand) -> Scaled:
     return Scaled(None, (), (operand,))
   if operand_type(operand) == Type.SCALAR:
     if _is_scalar_product(operand):
-      inner = decompose(operand)
+      inner = _decomposed(operand)
       symbols = inner.symbols + ((inner.core,) if inner.core is not None else ())
       return Scaled(None, tuple(symbols), inner.constants)
     return Scaled(None, (operand,), ())
-  return decompose(operand)
+  return _decomposed(operand)
 
 
 def build(scaled: Scaled) -> Operand:

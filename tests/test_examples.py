@@ -45,13 +45,14 @@ def test_the_own_task_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
   monkeypatch.syspath_prepend(str(project))  # as `python -m` puts the working directory first
   assert run.main(["search.yaml", "--quiet", "--set", "workers.backend=local",
                    "--set", "budget.max_programs=8", "--set", "task.overrides.steps=30",
+                   "--set", "task.overrides.tuning_budget=8",
                    "--set", "evolution.population_size=4"]) == 0
   best = project / "runs" / "diabetes" / "programs" / "best.py"
   assert best.is_file() and (project / "runs" / "diabetes" / "events.jsonl").is_file()
   config = (project / "runs" / "diabetes" / "config.yaml").read_text()
   assert "diabetes_task:make_task" in config
   assert replay.main([str(best), "--task", "diabetes_task:make_task_10x", "--steps", "10",
-                      "--seeds", "1", "--quiet"]) == 0
+                      "--seeds", "1", "--budget", "4", "--quiet"]) == 0
   table = project / "runs" / "diabetes" / "programs" / "best.diabetes_task.make_task_10x.replay.md"
   assert "validation mean squared error" in table.read_text()
   capsys.readouterr()

@@ -55,7 +55,7 @@ def test_tuned_adamw_is_the_zero_of_the_normalized_fitness(toy):
   tuned, metric = evaluator.reference
   tuning = evaluator.reference_tuning
   assert tuned == tuning.program and tuning.runs >= task.config.tuning_budget
-  grid = [tuning.program] + [proxy_tasks.tuning.library_space("adamw").apply(point)
+  grid = [tuning.program] + [proxy_tasks.tuning.library_space(tuning.label).apply(point)
                              for point, _ in tuning.trials]
   results = evaluator.evaluate([tuned] + grid)
   assert results[0].normalized == pytest.approx(0.0, abs=1e-9)

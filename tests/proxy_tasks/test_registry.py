@@ -36,3 +36,17 @@ def test_a_scaled_family_member_is_one_line():
   assert leaves[0]["w"].shape == (64, 320)
   with pytest.raises(ValueError, match="already registered"):
     proxy_tasks.register_scaled("mlp_digits_test_10x", "mlp_digits", hidden=(640,))
+
+
+@pytest.mark.parametrize("name, batch", [("mlp_digits_b256", 256), ("lm_sklearn_text_b64", 64)])
+def test_larger_batch_members_are_registered_and_train(name, batch):
+  import jax  # pylint: disable=import-outside-toplevel
+  task = proxy_tasks.get(name, steps=3)
+  assert task.config.batch_size == batch and task.plan(0).shape == (3, batch)
+  params, data = task.init_params(0), task.data(0)
+  loss_and_grad = jax.jit(jax.value_and_grad(task.train_loss))
+  before = float(task.metric(params, data))
+  for row in task.plan(0):  # three plain gradient steps lower the validation loss
+    _, grad = loss_and_grad(params, data, row)
+    params = jax.tree.map(lambda p, g: p - 0.5 * g, params, grad)
+  assert float(task.metric(params, data)) < before

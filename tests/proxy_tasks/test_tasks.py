@@ -46,3 +46,18 @@ def test_plans_and_parameters_follow_the_seed():
   assert not np.array_equal(task.plan(1), task.plan(2))
   a, b = task.init_params(1)[0]["w"], task.init_params(2)[0]["w"]
   assert np.array_equal(a, task.init_params(1)[0]["w"]) and not np.array_equal(a, b)
+
+
+def test_a_smaller_vocab_numbers_the_corpus_alphabet():
+  alphabet = datasets.text_alphabet()
+  task = proxy_tasks.get("lm_sklearn_text", vocab=96, steps=3)
+  data = task.data(0)
+  assert len(alphabet) <= 96 and int(data["train"].max()) == len(alphabet) - 1
+  ids = {int(b): i for i, b in enumerate(alphabet)}
+  text = datasets.sklearn_text()["train"]
+  assert [ids[int(b)] for b in text[:50]] == np.asarray(data["train"][:50]).tolist()
+  assert task.init_params(0)["head"]["w"].shape == (task.config.width, 96)
+  with pytest.raises(ValueError, match="smaller than the corpus's"):
+    proxy_tasks.get("lm_sklearn_text", vocab=len(alphabet) - 1).data(0)
+  with pytest.raises(ValueError, match=r"vocab must be in \[2, 256\]"):
+    proxy_tasks.get("lm_sklearn_text", vocab=300)

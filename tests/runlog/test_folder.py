@@ -3,10 +3,16 @@
 import gzip
 import json
 import os
+import pathlib
+import socket
+import subprocess
+import sys
 
 import pytest
 
 from runlog import folder as run_folder
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
@@ -243,3 +249,100 @@ def test_repair_cuts_a_torn_line_longer_than_a_read_block(tmp_path, tail):
   assert not run_folder.repair_log(path)
   path.write_bytes(b"no newline at all" + tail)
   assert run_folder.repair_log(path) and path.read_bytes() == b""
+
+
+# ---- one owner ------------------------------------------------------------------------------
+_HOLD = """\
+import sys, time
+from runlog import folder as run_folder
+run_folder.RunFolder(sys.argv[1]).claim()
+print("claimed", flush=True)
+time.sleep(120)
+"""
+
+
+def test_one_owner_at_a_time_and_a_killed_owner_leaves_no_lock(tmp_path):
+  path = tmp_path / "run"
+  owner = subprocess.Popen([sys.executable, "-c", _HOLD, str(path)], cwd=ROOT,
+                           stdout=subprocess.PIPE, text=True)
+  try:
+    assert owner.stdout.readline() == "claimed\n"
+    folder = run_folder.RunFolder(path)
+    expected = f"pid {owner.pid} on host {socket.gethostname()}"
+    assert folder.live_owner() == expected
+    with pytest.raises(run_folder.RunFolderBusy, match=f"in use by another search \\({expected}"):
+      folder.claim()
+  finally:
+    owner.kill()  # SIGKILL: no clean-up of its own
+    owner.wait()
+  assert folder.live_owner() is None
+  folder.claim()  # nothing to remove by hand
+  assert folder.live_owner() is None  # this process's own folder is not "live" to itself
+  assert folder.lock_path.read_text() == f"pid {os.getpid()} on host {socket.gethostname()}\n"
+  folder.release()
+
+
+# ---- damage ---------------------------------------------------------------------------------
+PROGRAM = "def train(w, g, lr):\n  u = g * lr\n  return u\n"
+
+
+def _valid_event(seq):
+  return {"seq": seq, "id": seq, "key": f"k{seq}", "fitness": seq / 10,
+          "status": "cached" if seq % 3 == 2 else "ok", "program": PROGRAM}
+
+
+def test_repair_moves_damaged_lines_aside_and_keeps_every_intact_event(tmp_path, monkeypatch):
+  monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 10)
+  folder = _new_folder(tmp_path / "run")
+  for seq in range(25):
+    folder.append_event(_valid_event(seq))
+  folder.close()
+  # Line 4 of segment 2 (event 13) and lines 2, 3 of events.jsonl (21, 22) are damaged.
+  packed = folder.segment_file(2, "jsonl.gz")
+  lines = gzip.decompress(packed.read_bytes()).splitlines(keepends=True)
+  lines[3] = b'{"seq": 13, "id": 13, "ke\n'
+  packed.write_bytes(gzip.compress(b"".join(lines)))
+  live = folder.events_path.read_bytes().splitlines(keepends=True)
+  live[1] = b"\x00\x00garbage\n"
+  live[2] = json.dumps({**_valid_event(22), "program": "def train(:\n"}).encode() + b"\n"
+  folder.events_path.write_bytes(b"".join(live))
+  with pytest.raises(run_folder.DamagedLog, match=r"000002\.jsonl\.gz:4: corrupt log line"):
+    folder.events()
+
+  moved, first = folder.repair_events()
+  assert moved == [f"{packed}:4", f"{folder.events_path}:2", f"{folder.events_path}:3"]
+  assert first == 13
+  kept = [seq for seq in range(25) if seq not in (13, 21, 22)]
+  assert [e["seq"] for e in folder.events()] == kept
+  assert folder.count_events() == len(kept)
+  assert [key for key, _ in folder.scores()] == [f"k{s}" for s in kept if s % 3 != 2]
+  aside = folder.damaged_path.read_bytes().splitlines(keepends=True)
+  assert aside == [f"{packed}:4\t".encode() + b'{"seq": 13, "id": 13, "ke\n',
+                   f"{folder.events_path}:2\t".encode() + live[1],
+                   f"{folder.events_path}:3\t".encode() + live[2]]
+  assert folder.repair_events() == ([], None)  # nothing left to repair
+
+
+def test_a_checkpoint_that_is_not_json_is_an_error_and_can_be_set_aside(tmp_path):
+  folder = _new_folder(tmp_path / "run")
+  folder.write_checkpoint({"format": 1})
+  folder.close()
+  text = folder.checkpoint_path.read_bytes()
+  folder.checkpoint_path.write_bytes(text[:5])
+  with pytest.raises(ValueError, match="checkpoint.json: corrupt checkpoint"):
+    folder.read_checkpoint()
+  aside = folder.set_checkpoint_aside()
+  assert aside.read_bytes() == text[:5] and folder.read_checkpoint() is None
+
+
+def test_the_clock_of_metrics_goes_on_from_the_last_readable_row(tmp_path):
+  folder = _new_folder(tmp_path / "run")
+  assert folder.last_elapsed() == 0.0
+  for elapsed in (1.5, 7.25):
+    folder.append_metrics({"elapsed_s": elapsed, "generated": 1})
+  folder.close()
+  assert folder.last_elapsed() == 7.25
+  with open(folder.metrics_path, "a") as f:
+    f.write("garbage,row\n7.5,1,2")  # a damaged row, then a torn one
+  assert folder.last_elapsed() == 7.25
+  assert [row["elapsed_s"] for row in folder.metrics()] == [1.5, 7.25]

@@ -101,7 +101,8 @@ def test_a_misspelt_monitor_task_is_a_usage_error(tmp_path):
                         cwd=ROOT, capture_output=True, text=True, timeout=120)
   assert done.returncode == 2
   assert done.stderr.strip().splitlines()[-1].startswith(
-      "error: meta_validation.task: unknown proxy task 'lm_sklearn_txt_10x'")
+      "error: --set meta_validation.task=lm_sklearn_txt_10x: meta_validation.task: unknown "
+      "proxy task 'lm_sklearn_txt_10x'")
   assert not (tmp_path / "runs").exists()
 
 

@@ -5,10 +5,13 @@ folder held intact."""
 
 import collections
 import errno
+import io
+import json
 import os
 import pathlib
 import random
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -17,7 +20,7 @@ import time
 import pytest
 
 from runlog import folder as run_folder
-from search import driver
+from search import driver, progress
 from search import run as run_cli
 from tests.search.helpers import BASE, run_search, small_config, trajectory
 from tests.search.test_run import ROOT, _start, _write_config
@@ -314,3 +317,224 @@ def test_a_disk_that_fills_up_mid_run_loses_nothing_and_the_run_resumes(tmp_path
   reference = small_config(tmp_path / "ref", name="fills", seed=1, max_programs=150,
                            population_size=20)
   assert trajectory(events) == trajectory(run_search(reference)[1].events())
+
+
+# ---- one search per run folder --------------------------------------------------------------
+def test_a_second_search_on_a_live_run_folder_is_refused_and_a_kill_9_leaves_it_resumable(
+    tmp_path, monkeypatch, capsys):
+  """Two real processes: the first searches (slowly), the second (this one) is refused with one
+  line naming it, before anything is read or started; once the first is killed with SIGKILL,
+  the same command resumes its run."""
+  monkeypatch.setattr(driver, "install_signal_handlers", lambda search: None)
+  config_path = _config_file(tmp_path, name="shared", max_programs=150)
+  config_path.write_text(config_path.read_text().replace(
+      "  evaluator: tests.search.fakes:make\n",
+      "  evaluator: tests.search.fakes:make\n  overrides: {delay_s: 0.05}\n"))
+  folder = run_folder.RunFolder(tmp_path / "runs" / "shared")
+  first = subprocess.Popen([sys.executable, "-m", "search.run", str(config_path), "--quiet"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  try:
+    deadline = time.monotonic() + 120
+    while first.poll() is None and time.monotonic() < deadline and _lines(folder.events_path) < 5:
+      time.sleep(0.05)
+    assert first.poll() is None, first.communicate()[1].decode()[-2000:]
+    monkeypatch.setattr(run_cli, "make_pool", _no_pool)
+    assert run_cli.main([str(config_path), "--quiet"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: {folder.path} is in use by another search (pid {first.pid} "
+                           f"on host {socket.gethostname()})")
+  finally:
+    first.kill()
+    first.wait()
+  logged = folder.events()
+  monkeypatch.undo()
+  monkeypatch.setattr(driver, "install_signal_handlers", lambda search: None)
+  assert run_cli.main([str(config_path), "--quiet", "--set", "budget.max_programs=60"]) == 0
+  events = folder.events()
+  assert events[:len(logged)] == logged
+  assert sorted(e["id"] for e in events) == list(range(max(61, len(logged))))
+
+
+def _no_pool(*_, **__):
+  raise AssertionError("the workers started")
+
+
+# ---- a damaged run folder -------------------------------------------------------------------
+@pytest.fixture(name="shown")
+def _shown(monkeypatch):
+  """What the search's display shows (``--quiet``: its log lines), as text."""
+  stream, log_progress = io.StringIO(), progress.LogProgress
+  monkeypatch.setattr(progress, "LogProgress", lambda: log_progress(stream=stream))
+  return stream
+
+
+def _finished_run(tmp_path, monkeypatch, name="damaged", max_programs=60):
+  monkeypatch.setattr(driver, "install_signal_handlers", lambda search: None)
+  config_path = _config_file(tmp_path, name=name, max_programs=max_programs)
+  assert run_cli.main([str(config_path), "--quiet"]) == 0
+  return config_path, run_folder.RunFolder(tmp_path / "runs" / name)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "more events than the log"])
+def test_a_damaged_checkpoint_is_set_aside_and_rebuilt_from_the_event_log(tmp_path, monkeypatch,
+                                                                           shown, damage):
+  config_path, folder = _finished_run(tmp_path, monkeypatch)
+  text = folder.checkpoint_path.read_text()
+  if damage == "truncated":
+    folder.checkpoint_path.write_text(text[:len(text) // 2])
+  else:  # the log lost its end (restored from an older backup...)
+    lines = folder.events_path.read_bytes().splitlines(keepends=True)
+    folder.events_path.write_bytes(b"".join(lines[:-5]))
+  logged = folder.events()
+  shown.truncate(0)
+  assert run_cli.main([str(config_path), "--quiet", "--set", "budget.max_programs=90"]) == 0
+  err = shown.getvalue()
+  assert (f"{folder.checkpoint_path}: " in err and "checkpoint" in err
+          and "; set aside as checkpoint.json.damaged, the state is rebuilt from the event log"
+          in err)
+  assert "Traceback" not in err
+  assert folder.checkpoint_path.with_name("checkpoint.json.damaged").read_text() != ""
+  events = folder.events()
+  assert events[:len(logged)] == logged
+  assert sorted(e["id"] for e in events) == sorted(
+      {e["id"] for e in logged} | set(range(max(e["id"] for e in logged) + 1, 91)))
+
+
+def test_a_damaged_event_line_is_one_located_line_and_repair_goes_on(tmp_path, monkeypatch,
+                                                                     capsys, shown):
+  config_path, folder = _finished_run(tmp_path, monkeypatch)
+  lines = folder.events_path.read_bytes().splitlines(keepends=True)
+  lines[9] = b'{"seq": 9, "id": 9, "parent": 3, "isl\n'  # line 10: cut short, then more lines
+  folder.events_path.write_bytes(b"".join(lines))
+  before = _files(folder.path)
+  capsys.readouterr()
+  real_make_pool = run_cli.make_pool
+  monkeypatch.setattr(run_cli, "make_pool", _no_pool)  # checked before the workers start
+  assert run_cli.main([str(config_path), "--quiet"]) == 2
+  line = _one_error_line(capsys.readouterr().err)
+  assert line.startswith(f"error: {folder.events_path}:10: corrupt log line (")
+  assert line.endswith(f"to go on, run  python -m search.run --resume {folder.path} --repair  "
+                       "(moves the damaged lines to damaged_events.txt; every intact event is "
+                       "kept)")
+  assert _files(folder.path) == before
+  monkeypatch.setattr(run_cli, "make_pool", real_make_pool)
+  assert run_cli.main(["--resume", str(folder.path), "--repair", "--quiet",
+                       "--set", "budget.max_programs=90"]) == 0
+  err = shown.getvalue()
+  assert f"repair: moved 1 damaged line ({folder.events_path}:10) to {folder.damaged_path}" in err
+  assert folder.damaged_path.read_bytes() == f"{folder.events_path}:10\t".encode() + lines[9]
+  events = folder.events()
+  kept = [json.loads(line) for i, line in enumerate(lines) if i != 9]
+  assert events[:len(kept)] == kept  # every intact event, in its order
+  # The budget counts the programs of the log: the one moved aside is made again, as id 91.
+  assert sorted(e["id"] for e in events) == [i for i in range(92) if i != 9]
+
+
+def test_the_clock_goes_on_after_a_resume_from_an_older_checkpoint(tmp_path, monkeypatch):
+  """A kill -9 leaves metrics rows newer than the checkpoint; their elapsed_s is where the
+  resumed run's clock starts."""
+  config_path, folder = _finished_run(tmp_path, monkeypatch)
+  checkpoint = json.loads(folder.checkpoint_path.read_text())
+  last = folder.metrics()[-1]["elapsed_s"]
+  run_folder.atomic_write(folder.checkpoint_path, json.dumps({**checkpoint, "elapsed_s": 0.0}))
+  assert run_cli.main([str(config_path), "--quiet", "--set", "budget.max_programs=90"]) == 0
+  elapsed = [row["elapsed_s"] for row in folder.metrics()]
+  assert elapsed == sorted(elapsed) and elapsed[-1] > last
+
+
+# ---- config values only the run can check, before any worker starts ------------------------
+def _line_of(path: pathlib.Path, text: str) -> int:
+  return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize("key", ["initial_program", "task.name", "output.runs_dir"])
+def test_a_bad_program_task_or_runs_dir_is_one_line_naming_the_config_line(tmp_path, monkeypatch,
+                                                                           capsys, key):
+  monkeypatch.setattr(run_cli, "make_pool", _no_pool)
+  config_path = _config_file(tmp_path, name="bad")
+  text = config_path.read_text()
+  if key == "initial_program":
+    config_path.write_text(text.replace("initial_program: adamw",
+                                        f"initial_program: {tmp_path / 'missing.py'}"))
+    expected = (f"{config_path}:{_line_of(config_path, 'initial_program')}:1: 'initial_program' "
+                f"{tmp_path / 'missing.py'}: No such file or directory (a program file, or a "
+                "built-in: ")
+  elif key == "task.name":
+    config_path.write_text(text.replace("  evaluator: tests.search.fakes:make\n", "")
+                           .replace("name: fake", "name: quadratc"))
+    expected = (f"{config_path}:{_line_of(config_path, 'quadratc')}:3: task.name: unknown proxy "
+                "task 'quadratc'")
+  else:
+    (tmp_path / "runs").write_text("a file\n")
+    expected = (f"{config_path}:{_line_of(config_path, 'runs_dir')}:3: 'output.runs_dir' "
+                f"{tmp_path / 'runs'}: {tmp_path / 'runs'} is a file, not a folder")
+  assert run_cli.main([str(config_path), "--quiet"]) == 2
+  assert _one_error_line(capsys.readouterr().err).startswith(f"error: {expected}")
+  assert not (tmp_path / "runs").is_dir()
+
+
+# ---- Ctrl-C while Ray starts ----------------------------------------------------------------
+def _descendants(pid: int) -> dict[int, str]:
+  """The processes under ``pid`` (from /proc), with their command lines."""
+  parents = {}
+  for entry in os.listdir("/proc"):
+    if entry.isdigit():
+      try:
+        with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+          parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+      except (OSError, IndexError, ValueError):
+        continue
+  found, grew = {}, True
+  while grew:
+    grew = False
+    for child, parent in parents.items():
+      if child not in found and (parent == pid or parent in found):
+        try:
+          with open(f"/proc/{child}/cmdline", "rb") as f:
+            found[child] = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+          continue
+        grew = True
+  return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_ray_starts_exits_130_with_the_resume_hint_and_leaves_nothing_running(
+    tmp_path):
+  pytest.importorskip("ray")
+  config_path = _config_file(tmp_path, name="ctrl_c")
+  config_path.write_text(config_path.read_text().replace(
+      "  backend: local", "  backend: ray\n  num_workers: 1"))
+  # Its own session: Ctrl-C in a terminal signals the whole foreground process group.
+  process = subprocess.Popen([sys.executable, "-m", "search.run", str(config_path), "--quiet"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+  seen: dict[int, str] = {}
+  try:
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+      seen.update(_descendants(process.pid))
+      if any("gcs_server" in command for command in seen.values()):
+        break  # Ray is starting
+      time.sleep(0.05)
+    assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+    os.killpg(process.pid, signal.SIGINT)
+    while process.poll() is None and time.monotonic() < deadline + 60:
+      seen.update(_descendants(process.pid))
+      time.sleep(0.05)
+    _, err = process.communicate(timeout=60)
+  finally:
+    if process.poll() is None:
+      os.killpg(process.pid, signal.SIGKILL)
+  err = err.decode()
+  assert process.returncode == 130, err[-2000:]
+  assert "Traceback" not in err and "KeyboardInterrupt" not in err
+  run = tmp_path / "runs" / "ctrl_c"
+  assert err.strip().splitlines()[-1] == ("interrupted while the workers started: resume with  "
+                                          f"python -m search.run --resume {run}")
+  deadline = time.monotonic() + 30
+  while (left := [pid for pid in seen if os.path.exists(f"/proc/{pid}")]) and (
+      time.monotonic() < deadline):
+    time.sleep(0.1)
+  assert not left, [seen[pid] for pid in left]
+  assert run_folder.RunFolder(run).exists()  # the hint's command resumes it

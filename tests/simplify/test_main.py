@@ -79,3 +79,16 @@ def test_with_a_toy_task_reports_fitness(tmp_path):
   assert "on task quadratic" in out and "step-size calibration" in out
   assert "fitness" in out.split("[0] input")[1]
   assert "Ablations tried" in out
+
+
+def test_a_chain_of_1000_statements_simplifies(tmp_path):
+  """Deeper than Python's recursion limit: the DAG is walked with explicit stacks."""
+  lines = ["def train(w, g, m, lr):", "  m = interp(g, m, 0.9)", "  u = m + g"]
+  lines += ["  u = u * 0.5"] * 1000 + ["  u = u * lr", "  return u, m"]
+  path = tmp_path / "chain.py"
+  path.write_text("\n".join(lines) + "\n")
+  code, out, err = _run(str(path), "--exact-only")
+  assert code == 0, err
+  assert "Result (1003 -> 4 statements" in out
+  result = dsl.parse(out[out.rindex("def train"):])
+  assert result.statements[-2].to_text() == f"lr = lr * {0.5 ** 1000!r}"
