@@ -51,8 +51,10 @@ if __name__ != "__main__" or len(sys.argv) > 1 and sys.argv[1] in ("--build", "-
   import numpy as np
 
   import dsl
+  from dsl.files import json_safe
   from search import config as config_lib
-  from search import driver, evolution, mutation, run_folder, workers
+  from runlog import folder as run_folder
+  from search import driver, evolution, mutation, workers
   # pylint: enable=wrong-import-position
 
 CONFIG = """\
@@ -175,8 +177,7 @@ def build(root: pathlib.Path, count: int, replay: int) -> dict:
   with open(old.events_path, "w", encoding="utf-8") as log:
     for event in itertools.chain(real[:1], synthetic_events(count), real[1:]):
       new.append_event(event)
-      log.write(json.dumps({k: run_folder._json_number(v) for k, v in event.items()},
-                           separators=(",", ":")) + "\n")
+      log.write(json.dumps(json_safe(dict(event)), separators=(",", ":")) + "\n")
   new.close()
   for folder in (old, new):
     folder.write_checkpoint(checkpoint)
@@ -230,7 +231,7 @@ def _old_open(search: driver.Search) -> None:
   events = _old_read_jsonl(folder.events_path)
   for event in events:
     if event["status"] != "cached":
-      search.cache.put(event["key"], driver._fitness(event["fitness"]))
+      search.cache.put(event["key"], dsl.ranked_fitness(event["fitness"]))
   for event in events[search.state.events:]:
     search._replay(event)
   _old_repair_log(folder.events_path)

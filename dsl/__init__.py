@@ -17,6 +17,7 @@ from dsl.hashing import functional_fingerprint, semantic_hash, structure_hash
 from dsl.optax_export import to_optax
 from dsl.parser import parse, parse_file
 from dsl.program import Program, ProgramError, Statement, Type, check, infer_types, is_valid
+from dsl.scores import ranked_fitness
 
 
 def to_text(program: Program) -> str:

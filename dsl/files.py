@@ -63,6 +63,19 @@ def json_float(value) -> float | str:
   return value if math.isfinite(value) else str(value)
 
 
+def float_from_json(value) -> float:
+  """Inverse of ``json_float``: a number, or one of its strings, as a float. ``None`` (what
+  files written before ``json_float`` hold for a non-finite number) is NaN. Raises
+  ``ValueError`` for anything else (a bool, a string that is not a number)."""
+  if value is None:
+    return math.nan
+  if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    raise ValueError(f"expected a number, got {value!r}")
+  if isinstance(value, str) and value.strip().lower() not in ("inf", "-inf", "nan", "+inf"):
+    raise ValueError(f"expected a number or \"inf\", \"-inf\", \"nan\", got {value!r}")
+  return float(value)
+
+
 def json_safe(value):
   """``value`` with every float inside its dicts, lists and tuples made ``json_float``."""
   if isinstance(value, float):

@@ -65,8 +65,10 @@ from dsl.program import Program
 from meta_validation import tasks as meta_tasks
 from meta_validation import scoring
 from dsl.files import json_safe
+from dsl.scores import ranked_fitness
 from proxy_tasks import tuning
-from search.run_folder import RunFolder, atomic_write
+from dsl.files import atomic_write
+from runlog.folder import RunFolder
 
 STAGES = ("holdout", "10x", "100x")
 SCALED_STAGES = ("10x", "100x")
@@ -103,10 +105,9 @@ def read_candidates(run_dir: pathlib.Path, top_k: int) -> list[Candidate]:
   top: dict[str, tuple[float, int, str, str]] = {}  # key -> (fitness, id, program, location)
   ranking: list[tuple[float, int, str]] = []  # min-heap of (fitness, -id, key), stale allowed
   for number, (where, event) in enumerate(folder.iter_events(locations=True), 1):
-    fitness = event.get("fitness")
-    if event.get("status") not in ("ok", "cached") or fitness is None:
+    if event.get("status") not in ("ok", "cached"):
       continue
-    fitness = float(fitness)
+    fitness = ranked_fitness(event.get("fitness"))
     if not math.isfinite(fitness) or "program" not in event:
       continue
     key = event.get("key") or event["program"]

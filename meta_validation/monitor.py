@@ -33,7 +33,7 @@ import math
 import pathlib
 
 from dsl.program import Program
-from search.run_folder import atomic_write
+from dsl.files import atomic_write
 
 CSV_NAME = "meta_validation.csv"
 PLOT_NAME = "meta_validation.png"

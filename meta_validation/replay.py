@@ -40,9 +40,9 @@ import proxy_tasks
 from meta_validation import tasks as meta_tasks
 from meta_validation import scoring
 from meta_validation import training
-from dsl.files import json_float
+from dsl.files import float_from_json, json_float, json_safe
 from proxy_tasks import tuning
-from search.run_folder import atomic_write
+from dsl.files import atomic_write
 
 EVALS = 25
 
@@ -132,7 +132,7 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
 
 
 def _float(value) -> float:
-  return float(value)  # JSON keeps non-finite floats as the strings "nan", "inf"
+  return float_from_json(value)  # JSON keeps non-finite floats as the strings "nan", "inf"
 
 
 def _hyper_text(hyperparameters: dict) -> str:
@@ -211,7 +211,7 @@ def output_paths(program_path: pathlib.Path, task_name: str,
 def write(record: dict, paths: dict[str, pathlib.Path]) -> None:
   """Writes the record, table and plot, each atomically."""
   paths["json"].parent.mkdir(parents=True, exist_ok=True)
-  atomic_write(paths["json"], json.dumps(record, indent=1))
+  atomic_write(paths["json"], json.dumps(json_safe(record), indent=1))
   atomic_write(paths["md"], markdown_table(record))
   atomic_write(paths["png"], plot(record))
 

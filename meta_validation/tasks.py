@@ -3,38 +3,19 @@
 A program that wins on a tiny proxy often fails on a larger task (meta-overfitting; Chen et
 al., 2023, Section 2.3 and Figure 3). Meta-validation tasks are larger members of the same
 families (``proxy_tasks.scaled``: a wider/deeper model, bigger batches, more steps).
-Measured with ``nice -n 5 python -m meta_validation.tasks`` (one AdamW run on a one-slot
-evaluator, compilation excluded; 2-core CPU shared with other jobs, load average 5-10):
-
-=====================  ===============================================  =========  =======
-name                   config (overrides of the family's proxy)         CPU s/run  x proxy
-=====================  ===============================================  =========  =======
-mlp_digits (proxy)     64-32-10 tanh MLP, batch 64, 300 steps               0.011      1
-mlp_digits_10x         64-128-10 MLP, batch 128, 600 steps                  0.102     9.6
-mlp_digits_100x        64-256-256-10 MLP, batch 128, 600 steps              1.006      94
-vit_digits (proxy)     ViT width 32, 2 blocks, 2 heads, batch 64, 300       2.48       1
-vit_digits_10x         ViT width 64, 2 blocks, 1300 steps                   25.2      10.1
-vit_digits_100x        ViT width 96, 4 blocks, 4 heads, 3000 steps          319       128
-lm_sklearn_text        LM width 32, 2 blocks, 2 heads, batch 16 x 32        1.28       1
-(proxy)                bytes, 300 steps
-lm_sklearn_text_10x    LM width 48, 450 steps                               2.93      2.3
-lm_sklearn_text_100x   LM width 64, 4 heads, batch 32, 600 steps            12.3      9.6
-=====================  ===============================================  =========  =======
-
-The ratios use CPU time (all threads of the process): on a shared machine the wall clock
-also counts other jobs (it was 1-3.7x the CPU time in that measurement). The larger tasks
-are timed over their first ``--measure-steps`` steps and extrapolated by the step count.
+``python -m meta_validation.tasks`` measures what one AdamW run of each costs, relative to
+its family's proxy (one slot, compilation excluded, CPU seconds of all threads: on a shared
+machine the wall clock also counts other jobs); the larger tasks are timed over their first
+``--measure-steps`` steps and extrapolated by the step count. The measured table is in
+docs/results.md, "Measured costs".
 
 The language-model family is the default judge of a search on ``mlp_digits``
 (``configs/lion_search.yaml``): the search never sees it, and the digits tasks are nearly
-saturated (tuned AdamW and Lion differ there by about the seeds' spread). Its two tasks are
-sized by their jobs, not by the names' factors: ``_10x`` is the monitor's task, one run on a
-worker every ``every`` scored programs, so it must take a few seconds; ``_100x`` is the
-funnel's last stage (AdamW and Lion tuned on 15 grid points each, then ~5 programs and the
-two baselines on 3 seeds: 7 calls of 8-slot evaluators, 12.1 CPU-minutes measured). True 10x
-and 100x of the language-model proxy would take ~13 s and ~130 s a run. Both still separate
-optimizers: tuned AdamW beats tuned Lion by 0.15 and 0.19 nats per byte there, several
-times the spread over 3 seeds (README, "Replay").
+saturated. Its two tasks are sized by their jobs, not by the names' factors: ``_10x`` is the
+monitor's task, one run on a worker every ``every`` scored programs, so it must take a few
+seconds; ``_100x`` is the funnel's last stage, which tunes AdamW and Lion, then scores a few
+programs and the two baselines on 3 seeds. Both must still separate optimizers (tuned AdamW
+and tuned Lion differ there by several times the spread over seeds: docs/results.md).
 
 The metric of each family (``metric_name``): validation cross-entropy in nats for the digits
 tasks, in nats per byte for the language model (perplexity ``e^x``), lower is better.
@@ -52,8 +33,7 @@ import proxy_tasks
 from proxy_tasks.scaled import SCALED, SCALES  # registered with proxy_tasks
 
 # The largest language-model task whose replay (45 tuning runs, then 3 optimizers x 3 seeds
-# with curves) takes a few minutes here: 3.6 CPU-minutes on lm_sklearn_text_10x, 12.9 on
-# lm_sklearn_text_100x (``python -m meta_validation.replay dsl/library/lion.py --task ...``).
+# with curves) takes a few minutes on a 2-core CPU (docs/results.md, "Measured costs").
 DEFAULT_REPLAY_TASK = "lm_sklearn_text_10x"
 
 

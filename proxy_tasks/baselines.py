@@ -21,7 +21,7 @@ import json
 import pathlib
 import sys
 
-from dsl.files import atomic_write
+from dsl.files import atomic_write, json_safe
 from proxy_tasks import registry
 from proxy_tasks import tuning
 from proxy_tasks.evaluator import Evaluator
@@ -55,7 +55,7 @@ def run(task_name: str, out: pathlib.Path = DEFAULT_OUT,
 def write_json_atomic(path: pathlib.Path, content) -> None:
   """Writes ``content`` as JSON to ``path`` atomically (a crash leaves the old or the new file)."""
   path.parent.mkdir(parents=True, exist_ok=True)
-  atomic_write(path, json.dumps(content, indent=2))
+  atomic_write(path, json.dumps(json_safe(content), indent=2))
 
 
 def format_table(content: dict) -> str:

@@ -124,8 +124,8 @@ class _Run:
   def loss_and_grad(self, flat, data, row):
     """The minibatch loss and its gradient, flat. The gradient is taken with respect to the
     parameter tree and concatenated once: differentiating through ``unflatten`` instead sums
-    one zero-padded copy per array, which XLA runs as a slow fusion (measured: ~10% of the
-    evaluator's CPU time on the reference MLP)."""
+    one zero-padded copy per array, which XLA runs as a slow fusion (its share of the
+    evaluator's time: docs/results.md, "Measured costs")."""
     params = self.layout.unflatten(flat, self.treedef)
     loss, grad = jax.value_and_grad(self.task.train_loss)(params, data, row)
     return loss, self.layout.flatten(grad)

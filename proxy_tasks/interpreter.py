@@ -179,10 +179,10 @@ def run_statements(registers: jax.Array, code: jax.Array, length, branches: Sequ
   """Executes the first ``length`` rows of ``code [M, 6]`` in order, in one loop.
 
   A row is ``(branch, arg0, arg1, arg2, target, slot)``: one switch, which reads its operands
-  from ``registers [rows, N]`` inside the branch (measured 2.7x faster than reading all three
-  before the switch: a unary branch reads one), and one dynamic write. Several programs run as
-  one sequence over disjoint register ranges (their slots); a row whose slot is not
-  ``active`` (its run has failed) runs the no-op branch instead.
+  from ``registers [rows, N]`` inside the branch (faster than reading all three before the
+  switch, docs/results.md "Measured costs": a unary branch reads one), and one dynamic
+  write. Several programs run as one sequence over disjoint register ranges (their slots); a
+  row whose slot is not ``active`` (its run has failed) runs the no-op branch instead.
   """
   readers = tuple(_reading(branch) for branch in branches)
 

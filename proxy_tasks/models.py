@@ -35,8 +35,8 @@ def dense(x, w, b):
 
   Its gradient is the usual one, but the weight gradient ``x^T dy`` is computed from an
   explicit transposed copy of ``x``: the dot that autodiff emits contracts ``x`` over its
-  first axis, a layout XLA's CPU dot runs ~1.5x slower (measured on the reference MLP: 36
-  -> 28 us per step for 8 vmapped slots, the copy included).
+  first axis, a layout XLA's CPU dot runs more slowly (the gain, the copy included:
+  docs/results.md, "Measured costs").
   """
   return x @ w + b
 

@@ -2,9 +2,9 @@
 the larger-batch proxies (``LARGER_BATCH``).
 
 Registered when ``proxy_tasks`` is imported (``registry``), so every task name resolves in
-one place. The meta-validation tasks (``meta_validation.tasks``: what they cost, why these
-sizes) and the funnel's default stages are these; a user's own family names its larger
-tasks itself (docs/own_task.md).
+one place. The meta-validation tasks (``meta_validation.tasks``: why these sizes;
+docs/results.md, "Measured costs": what they cost) and the funnel's default stages are
+these; a user's own family names its larger tasks itself (docs/own_task.md).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 ``--xla_cpu_copy_insertion_use_region_analysis=true``: the evaluator's statement loop is a
 ``while`` loop nested in the step loop, both carrying the register file. Without region
 analysis XLA's copy insertion copies the whole file twice per step (2.5 MB for 8 programs on
-the MLP); with it the copies go (measured: 540 -> 250 us per step for 8 programs). The flag
-only changes where XLA copies buffers, never results. XLA reads ``XLA_FLAGS`` when the backend
-starts, so this must run before the first computation; if JAX is already running it changes
-nothing (and ``applied()`` says so).
+the MLP); with it the copies go (the step time it saves: docs/results.md, "Measured
+costs"). The flag only changes where XLA copies buffers, never results. XLA reads
+``XLA_FLAGS`` when the backend starts, so this must run before the first computation; if JAX
+is already running it changes nothing (and ``applied()`` says so).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 
 An arm is a group of repeats (runs of one config with different seeds). For each run, its
 curve is the best fitness found so far against the programs trained, read from its
-``metrics.csv`` (``search.run_folder``): x is ``scored`` (programs the workers trained, the
+``metrics.csv`` (``runlog.folder``): x is ``scored`` (programs the workers trained, the
 warm start included; a cache hit trains nothing), or ``generated`` with ``--x generated``
 (children, cache hits included: what ``budget.max_programs`` counts). Between rows the curve
 is a step function: at x it is the best of the rows at or before x,

@@ -42,7 +42,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from dsl.files import atomic_write
+from dsl.files import atomic_write, json_safe
 
 COST_FORMAT = 1
 FILE_NAME = "cost.json"
@@ -176,7 +176,7 @@ class CostMeter:
             programs_generated: int) -> dict[str, Any]:
     """Writes ``cost.json`` in run folder ``path``; returns what it wrote."""
     record = self.record(programs_trained, programs_generated)
-    atomic_write(pathlib.Path(path) / FILE_NAME, json.dumps(record, indent=2) + "\n")
+    atomic_write(pathlib.Path(path) / FILE_NAME, json.dumps(json_safe(record), indent=2) + "\n")
     return record
 
 

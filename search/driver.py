@@ -2,7 +2,7 @@
 
 One program's way through a search::
 
-    config (search.config)  ->  run folder opened or resumed (search.run_folder)
+    config (search.config)  ->  run folder opened or resumed (runlog.folder)
       -> child generated: tournament + one mutation + type check + cache key (search.evolution)
       -> cache hit: joins at once with the cached fitness ("cached" event)
          in flight already: waits for that result
@@ -13,8 +13,9 @@ One program's way through a search::
 
 With ``meta_validation.task`` set, every ``meta_validation.every`` scored programs the current
 best is also sent, as one more work item through the same pool, to be scored on that task
-(``meta_validation.monitor``): it never joins a population, the events or the cache, and its
-result (failed ones too) becomes a point of ``meta_validation.csv`` / ``.png``. With
+(``meta_validation.monitor``, routed by ``search.monitor_routing``): it never joins a
+population, the events or the cache, and its result (failed ones too) becomes a point of
+``meta_validation.csv`` / ``.png``. With
 ``meta_validation.funnel_at_end``, a search that spends its budget ends with funnel selection
 (``meta_validation.funnel``) on its run folder.
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import math
 import pathlib
 import signal
@@ -35,11 +35,14 @@ import time
 from typing import Any, Callable
 
 import dsl
-from dsl.files import json_safe
-from dsl.program import Program, ProgramError
-from search import analysis, config as config_lib, evolution, run_folder as run_folder_lib
+from dsl.program import ProgramError
+from dsl.scores import ranked_fitness
+from runlog import folder as run_folder_lib
+from runlog.event import Event
+from search import analysis, config as config_lib, evolution
 from search import cost
-from search import workers
+from search import monitor_routing, warm_start, workers
+from search.workers import ProgramWork
 from search.evolution import Child, SearchState
 
 CHECKPOINT_FORMAT = 1
@@ -52,27 +55,10 @@ MAX_CHILDREN_PER_FILL = 10_000
 MAX_DEATHS_PER_PROGRAM = 2
 
 
-def load_initial_program(spec: str) -> Program:
-  """A built-in program name (``adamw``) or a path to a program file."""
-  if spec in dsl.library.names():
-    return dsl.library.load(spec)
-  return dsl.parse_file(spec)
-
-
 def create(config: config_lib.SearchConfig, folder: run_folder_lib.RunFolder) -> None:
   """A new run in ``folder``: its config and initial program (``RunFolder.create``)."""
-  initial = load_initial_program(config.initial_program)
+  initial = warm_start.load_initial_program(config.initial_program)
   folder.create(config_lib.to_yaml(config), initial.to_text())
-
-
-@dataclasses.dataclass(frozen=True)
-class ProgramWork:
-  """A program the driver scores for itself, not a child of the evolution: the warm start
-  and its tuning grid (``_score_now``, ``ticket`` None), or the current best, sent to the
-  meta-overfitting monitor's task (``ticket``: its ``meta_validation.monitor.Ticket``)."""
-  id: int
-  program: Program
-  ticket: Any = None
 
 
 @dataclasses.dataclass
@@ -129,9 +115,9 @@ class Search:
     self._last_checkpoint = self._started
     self._last_plot = -math.inf
     self._snapshot_cache = None
-    self.monitor = None  # meta_validation.monitor.Monitor, made by open() if configured
-    self._meta_task: workers.Task | None = None  # the task the monitor's work is scored on
-    self.meta_in_flight = 0
+    # The meta-overfitting monitor's routing (search.monitor_routing), made by open() if
+    # configured.
+    self.monitor_routing: monitor_routing.MonitorRouting | None = None
     self.funnel_table: pathlib.Path | None = None  # where the end-of-search funnel wrote
     self._loaded: tuple[bool, int] | None = None  # (from a checkpoint, events replayed)
 
@@ -156,7 +142,7 @@ class Search:
       checkpoint = self._read_checkpoint()
       # Streamed: a week's log is far larger than memory; only the cache and the state stay.
       for key, fitness in folder.scores():  # every scored program, so none is trained twice
-        self.cache.put(key, _fitness(fitness))
+        self.cache.put(key, ranked_fitness(fitness))
     replayed, last_elapsed = 0, 0.0
     for where, event in folder.iter_events(start=self.state.events, locations=True):
       try:
@@ -210,9 +196,8 @@ class Search:
       folder.open_logs()
     meta = config.meta_validation
     if meta.monitoring:
-      from meta_validation import monitor  # pylint: disable=import-outside-toplevel
-      self.monitor = monitor.Monitor(folder.path, meta.task, meta.every)  # reloads its CSV
-      self._meta_task = workers.Task.of(meta.task, meta.overrides, meta.evaluator)
+      self.monitor_routing = monitor_routing.MonitorRouting(folder.path, meta, self.pool,
+                                                            self.log)
     for child in sorted(self.state.pending.values(), key=lambda c: c.id):
       if child.id == evolution.INITIAL_ID:
         continue  # re-scored by _score_initial
@@ -223,7 +208,7 @@ class Search:
 
   def _replay(self, event: dict[str, Any]) -> None:
     program = dsl.parse(event["program"])
-    fitness = _fitness(event["fitness"])
+    fitness = ranked_fitness(event["fitness"])
     if event["id"] == evolution.INITIAL_ID:
       self.state.pending.pop(evolution.INITIAL_ID, None)
       member = evolution.Member(evolution.INITIAL_ID, program, event["key"], fitness,
@@ -244,7 +229,7 @@ class Search:
     """Resolves ``child`` from the cache, parks it behind an identical program in flight, or
     returns it to be scored."""
     fitness = self.cache.get(child.key)
-    if fitness is not None and not self.cache.needs_rescore(child.key):
+    if fitness is not None:
       self._join(child, {"fitness": fitness, "status": "cached", "seconds": 0.0}, None)
       return None
     if child.key in self.waiting:
@@ -287,49 +272,44 @@ class Search:
 
   # ---- results ----------------------------------------------------------------------------
   def _join(self, child: Child, result: dict[str, Any], worker: str | None) -> None:
-    fitness = _fitness(result["fitness"])
+    fitness = ranked_fitness(result["fitness"])
     cached = result["status"] == "cached"
     member = evolution.absorb(self.state, child, fitness, self.config.evolution.restart_after,
                               self.config.output.top_k, cached=cached)
-    self.folder.append_event({
-        "seq": self.state.events, "id": child.id, "parent": child.parent,
-        "island": child.island, "mutation": child.mutation, "key": child.key,
-        "fitness": member.fitness, "status": result["status"], "seconds": result.get("seconds"),
-        "worker": worker, "metric": result.get("metric"), "normalized": result.get("normalized"),
-        "reason": result.get("reason") or "", "redundant": child.redundant,
-        "elapsed_s": round(self.elapsed, 3), "program": child.program.to_text()})
+    self._log_event(child, member.fitness, result, worker)
     self._monitor()
 
-  # ---- the meta-overfitting monitor ------------------------------------------------------
-  def _monitor(self) -> None:
-    """Asks the monitor whether the best is due; if so, sends it to be scored on its task."""
-    if self.monitor is None or self.state.best is None:
-      return
-    best = self.state.best
-    due = self.monitor.due(self.state.scored, best.key, best.program, best.fitness)
-    if due is not None:
-      ticket, program = due
-      self.pool.submit([ProgramWork(-1, program, ticket)], self._meta_task)
-      self.meta_in_flight += 1
+  def _log_event(self, child: Child, fitness: float, result: dict[str, Any],
+                 worker: str | None, initial: bool = False) -> None:
+    """Appends ``child``'s ``Event`` to the log (the warm start has no parent or island)."""
+    self.folder.append_event(Event(
+        seq=self.state.events, id=child.id, parent=None if initial else child.parent,
+        island=None if initial else child.island, mutation=child.mutation, key=child.key,
+        fitness=fitness, status=result["status"], seconds=result.get("seconds"),
+        worker=worker, metric=result.get("metric"), normalized=result.get("normalized"),
+        reason=result.get("reason") or "", redundant=child.redundant,
+        elapsed_s=round(self.elapsed, 3), program=child.program.to_text()).to_json())
 
-  def _receive_meta(self, done) -> None:
-    self.meta_in_flight -= 1
-    work: ProgramWork = done.batch[0]
-    if done.results is None:  # the worker died on it: a failed point, not a search error
-      fitness, status, reason = -math.inf, "died", done.error
-    else:
-      result = done.results[0]
-      fitness, status, reason = result["fitness"], result["status"], result.get("reason")
-    if not math.isfinite(_fitness(fitness)):
-      self.log(f"meta-validation of program {work.ticket.key[:16]} on {self.monitor.task} "
-               f"failed ({status}: {reason})")
-    self.monitor.record(work.ticket, _fitness(fitness))
+  # ---- the meta-overfitting monitor (search.monitor_routing) -----------------------------
+  @property
+  def monitor(self):
+    """The ``meta_validation.monitor.Monitor`` of this run, or None when not monitoring."""
+    return None if self.monitor_routing is None else self.monitor_routing.monitor
+
+  @property
+  def meta_in_flight(self) -> int:
+    """Programs sent to the monitor's task and not back yet."""
+    return 0 if self.monitor_routing is None else self.monitor_routing.in_flight
+
+  def _monitor(self) -> None:
+    if self.monitor_routing is not None:
+      self.monitor_routing.offer(self.state.scored, self.state.best)
 
   def _receive(self, completed) -> None:
     for done in completed:
       if done.batch and isinstance(done.batch[0], ProgramWork):
-        if done.batch[0].ticket is not None:  # else a warm-start batch left from _score_now
-          self._receive_meta(done)
+        if done.batch[0].ticket is not None:  # else a warm start's batch left over
+          self.monitor_routing.receive(done)
         continue
       if done.results is None:  # the worker died: score the programs again, each alone
         self.log(f"{done.worker} died ({done.error}); its {len(done.batch)} programs are "
@@ -356,94 +336,27 @@ class Search:
       if result["saved_s"] > 0:
         hurdles["stopped"] += 1
         hurdles["saved_s"] += result["saved_s"]
-    self.cache.put(child.key, _fitness(result["fitness"]))
+    self.cache.put(child.key, ranked_fitness(result["fitness"]))
     twins = self.waiting.pop(child.key, [child])
     self._join(child, result, worker)
     for twin in twins[1:]:
       self._join(twin, {"fitness": result["fitness"], "status": "cached", "seconds": 0.0}, None)
 
-  def _score_now(self, programs: list[Program]) -> list[tuple[dict[str, Any], str]] | None:
-    """Scores ``programs`` on the search task and waits for all of them (before the search:
-    the warm start and its tuning grid); a batch whose worker died is sent again. Returns
-    ``(result, worker)`` per program, or None if interrupted."""
-    works = [ProgramWork(-1 - i, program) for i, program in enumerate(programs)]
-    size = self.config.workers.batch_size
-    for start in range(0, len(works), size):
-      self.pool.submit(works[start:start + size])
-    results: dict[int, tuple[dict[str, Any], str]] = {}
-    while len(results) < len(works):
-      if self.interrupted:
-        return None
-      for done in self.pool.wait(1.0):
-        if done.results is None:
-          self.log(f"{done.worker} died scoring the initial program; trying again")
-          self.pool.submit(done.batch)
-          continue
-        for work, result in zip(done.batch, done.results):
-          results[work.id] = (result, done.worker)
-    return [results[work.id] for work in works]
-
-  def _tune_initial(self, program: Program) -> tuple[Program, dict[str, Any], str] | None:
-    """The initial program tuned on the proxy task by ``proxy_tasks.tuning`` (the procedure
-    and budget of the fitness reference, so tuned AdamW as a warm start scores 0), with its
-    result; every run goes to ``programs/initial_tuning.json``."""
-    from proxy_tasks import tuning  # pylint: disable=import-outside-toplevel
-    scored: dict[str, tuple[dict[str, Any], str]] = {}
-    interrupted = False
-
-    def score(programs: list[Program]) -> list[float]:
-      nonlocal interrupted
-      results = None if interrupted else self._score_now(programs)
-      if results is None:
-        interrupted = True
-        return [math.nan] * len(programs)
-      for candidate, (result, worker) in zip(programs, results):
-        scored[candidate.to_text()] = (result, worker)
-      return [result.get("metric") if result["status"] == "ok" else math.nan
-              for result, _ in results]
-
-    budget = int(self.config.task.overrides.get("tuning_budget", tuning.DEFAULT_BUDGET))
-    tuned = tuning.tune({"initial": tuning.space(program, label="initial_program")}, score,
-                        budget)["initial"]
-    if interrupted:
-      return None
-    run_folder_lib.atomic_write(self.folder.programs / "initial_tuning.json", json.dumps(
-        json_safe(tuned.to_json()), indent=2))
-    self.log(f"tuned the initial program: {tuned.describe()} (metric {tuned.best_metric:.4g}, "
-             f"{tuned.runs} runs" + (f"; optimum at the limit of {', '.join(tuned.at_limit)}"
-                                      if tuned.at_limit else "") + ")")
-    result, worker = scored[tuned.program.to_text()]
-    return tuned.program, result, worker
-
   def _score_initial(self) -> None:
-    """Scores the warm start (child 0), tuned first if so configured, and fills every island
-    with copies of it."""
-    program = load_initial_program(self.config.initial_program)
-    if self.folder.programs.joinpath("initial.py").exists():
-      program = dsl.parse_file(self.folder.programs / "initial.py")  # as the run started
-    if self.config.tune_initial:
-      tuned = self._tune_initial(program)
-      if tuned is None:
-        return
-      program, result, worker = tuned
-    else:
-      scored = self._score_now([program])
-      if scored is None:
-        return
-      (result, worker), = scored
+    """Scores the warm start (child 0, ``search.warm_start``), tuned first if so configured,
+    and fills every island with copies of it."""
+    scored = warm_start.score(self.config, self.folder, self.pool, lambda: self.interrupted,
+                              self.log)
+    if scored is None:
+      return
+    program, result, worker = scored
     child = Child(evolution.INITIAL_ID, 0, -1, "initial", program, self.cache.key(program),
                   analysis.redundant_fraction(program))
-    self.cache.put(child.key, _fitness(result["fitness"]))
-    member = evolution.Member(child.id, program, child.key, _fitness(result["fitness"]),
+    self.cache.put(child.key, ranked_fitness(result["fitness"]))
+    member = evolution.Member(child.id, program, child.key, ranked_fitness(result["fitness"]),
                               child.redundant)
     evolution.start(self.state, member, self.config.evolution.repeats)
-    self.folder.append_event({
-        "seq": self.state.events, "id": child.id, "parent": None, "island": None,
-        "mutation": "initial", "key": child.key, "fitness": member.fitness,
-        "status": result["status"], "seconds": result.get("seconds"), "worker": worker,
-        "metric": result.get("metric"), "normalized": result.get("normalized"),
-        "reason": result.get("reason") or "", "redundant": child.redundant,
-        "elapsed_s": round(self.elapsed, 3), "program": program.to_text()})
+    self._log_event(child, member.fitness, result, worker, initial=True)
     if not math.isfinite(member.fitness):
       self.log(f"warning: the initial program failed on the task ({result['status']}: "
                f"{result.get('reason')}); the search goes on from it")
@@ -576,9 +489,3 @@ def install_signal_handlers(search: Search) -> None:
   for number in (signal.SIGINT, signal.SIGTERM):
     signal.signal(number, search.interrupt)
 
-
-def _fitness(value: Any) -> float:
-  if value is None:
-    return -math.inf
-  value = float(value)
-  return value if math.isfinite(value) else -math.inf

@@ -52,7 +52,9 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 import dsl
+from dsl.files import json_float
 from dsl.program import Program
+from dsl.scores import ranked_fitness
 from search import mutation
 
 INITIAL_ID = 0  # the warm-start program is child 0 of the run
@@ -188,7 +190,7 @@ def absorb(state: SearchState, child: Child, fitness: float, restart_after: int 
   restarts it from its best. Returns the new member.
   """
   state.pending.pop(child.id, None)
-  fitness = float(fitness) if math.isfinite(fitness) else -math.inf
+  fitness = ranked_fitness(fitness)
   member = Member(child.id, child.program, child.key, fitness, child.redundant)
   island = state.islands[child.island]
   island.members.append(member)
@@ -253,14 +255,6 @@ def statistics(state: SearchState) -> dict[str, float]:
 
 # ---- checkpoints: the state as plain JSON -------------------------------------------------
 
-def _fitness_to_json(value: float) -> float | None:
-  return value if math.isfinite(value) else None  # JSON has no -inf
-
-
-def _fitness_from_json(value: float | None) -> float:
-  return -math.inf if value is None else float(value)
-
-
 def to_json(state: SearchState) -> dict[str, Any]:
   """The state as JSON-ready data; each distinct member is written once."""
   members: dict[int, Member] = {}
@@ -271,7 +265,7 @@ def to_json(state: SearchState) -> dict[str, Any]:
     members[state.initial.id] = state.initial
 
   def member_json(m: Member) -> dict[str, Any]:
-    return {"id": m.id, "key": m.key, "fitness": _fitness_to_json(m.fitness),
+    return {"id": m.id, "key": m.key, "fitness": json_float(m.fitness),
             "redundant": m.redundant, "program": m.program.to_text()}
 
   return {
@@ -287,7 +281,7 @@ def to_json(state: SearchState) -> dict[str, Any]:
       "pending": [{"id": c.id, "island": c.island, "parent": c.parent, "mutation": c.mutation,
                    "key": c.key, "redundant": c.redundant, "program": c.program.to_text()}
                   for c in state.pending.values()],
-      "top": [{"fitness": f, "id": -neg_id, "key": key, "program": text}
+      "top": [{"fitness": json_float(f), "id": -neg_id, "key": key, "program": text}
               for f, neg_id, key, text in state.top],
   }
 
@@ -298,7 +292,7 @@ def from_json(data: Mapping[str, Any]) -> SearchState:
     raise ValueError(f"unknown checkpoint format {data.get('format')!r} (expected 1)")
   members = {
       m["id"]: Member(m["id"], dsl.parse(m["program"]), m["key"],
-                      _fitness_from_json(m["fitness"]), m["redundant"])
+                      ranked_fitness(m["fitness"]), m["redundant"])
       for m in data["members"]}
   state = SearchState(
       seed=data["seed"], population_size=data["population_size"], next_id=data["next_id"],
@@ -311,6 +305,7 @@ def from_json(data: Mapping[str, Any]) -> SearchState:
   state.pending = {
       c["id"]: Child(c["id"], c["island"], c["parent"], c["mutation"], dsl.parse(c["program"]),
                      c["key"], c["redundant"]) for c in data["pending"]}
-  state.top = [(t["fitness"], -t["id"], t["key"], t["program"]) for t in data["top"]]
+  state.top = [(ranked_fitness(t["fitness"]), -t["id"], t["key"], t["program"])
+               for t in data["top"]]
   heapq.heapify(state.top)
   return state

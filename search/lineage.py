@@ -43,7 +43,8 @@ import networkx as nx
 
 from dsl.graph import to_dot
 from dsl.files import atomic_write
-from search.run_folder import RunFolder
+from dsl.scores import ranked_fitness
+from runlog.folder import RunFolder
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -176,13 +177,12 @@ def _fitness_text(value: float) -> str:
 
 
 def _fitness(value: Any, location: str) -> float:
-  """A logged fitness as a float; None (what the log writes for -inf) and NaN are -inf."""
-  if value is None:
-    return -math.inf
-  if not isinstance(value, (int, float)) or isinstance(value, bool):
-    raise LineageError(f"{location}: event with a 'fitness' that is not a number ({value!r})")
-  value = float(value)
-  return value if math.isfinite(value) else -math.inf
+  """A logged fitness as the search ranks it (``dsl.ranked_fitness``: a failed run is -inf)."""
+  try:
+    return ranked_fitness(value)
+  except ValueError:
+    raise LineageError(
+        f"{location}: event with a 'fitness' that is not a number ({value!r})") from None
 
 
 def _integer(event: dict[str, Any], field: str, location: str, optional: bool = False):

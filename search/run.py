@@ -46,9 +46,11 @@ def _exit_interrupted(*_) -> None:
 if __name__ == "__main__":
   signal.signal(signal.SIGINT, _exit_interrupted)
 
+from dsl.files import atomic_write
 from dsl.program import ProgramError
+from runlog import folder as run_folder
 from search import config as config_lib
-from search import driver, mutation, progress, run_folder, workers
+from search import driver, mutation, progress, warm_start, workers
 
 
 class UsageError(Exception):
@@ -111,7 +113,7 @@ def _check_resumable(config: config_lib.SearchConfig, folder: run_folder.RunFold
                      f"{', '.join(config_lib.RESUMABLE_CHANGES)} may change on resume: choose "
                      "another name (--set name=...) or resume it as it is")
   if record and config_lib.differences(old, config):
-    run_folder.atomic_write(folder.config_path, config_lib.to_yaml(config))
+    atomic_write(folder.config_path, config_lib.to_yaml(config))
 
 
 def _check_runs_dir(config: config_lib.SearchConfig, source: pathlib.Path,
@@ -144,7 +146,7 @@ def _check_task(config: config_lib.SearchConfig, source: pathlib.Path = pathlib.
                      f"'initial_program' {spec}: {why} (a program file, or a built-in: "
                      f"{', '.join(dsl.library.names())})")
   try:
-    initial = driver.load_initial_program(spec)
+    initial = warm_start.load_initial_program(spec)
   except ProgramError as e:  # the program file's own error: FILE:LINE:COL
     raise UsageError(f"{e} (the 'initial_program' of "
                      f"{config_lib.where(source, 'initial_program', overrides)})") from None

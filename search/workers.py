@@ -40,6 +40,8 @@ import socket
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+from dsl.program import Program
+from dsl.scores import ranked_fitness
 from search.config import TaskSpec
 from search.evolution import Child
 
@@ -119,14 +121,22 @@ def build_evaluator(name: str, overrides: Mapping[str, Any] | None = None, evalu
   return proxy_tasks.Evaluator(proxy_tasks.resolve(name, **overrides))
 
 
+@dataclasses.dataclass(frozen=True)
+class ProgramWork:
+  """A program the driver scores for itself, not a child of the evolution: the warm start
+  and its tuning grid (``search.warm_start``, ``ticket`` None), or the current best, sent to
+  the meta-overfitting monitor's task (``ticket``: its ``meta_validation.monitor.Ticket``)."""
+  id: int
+  program: Program
+  ticket: Any = None
+
+
 def result_record(result: Any) -> dict[str, Any]:
   """A ``proxy_tasks.Result`` (or any object or mapping with its fields) as plain data."""
   get = result.get if isinstance(result, Mapping) else lambda k, d=None: getattr(result, k, d)
   fitness = get("fitness")
-  fitness = float(fitness) if fitness is not None else -math.inf
-  if math.isnan(fitness):
-    fitness = -math.inf
-  record = {"fitness": fitness, "status": str(get("status", "ok")), "seconds": get("seconds"),
+  record = {"fitness": ranked_fitness(fitness), "status": str(get("status", "ok")),
+            "seconds": get("seconds"),
             "metric": get("metric"), "normalized": get("normalized"),
             "reason": get("reason", "")}
   if get("stage") is not None:  # staged fitness (proxy_tasks.fitness): how far it got

@@ -37,7 +37,8 @@ from typing import Callable, NamedTuple, Sequence
 import dsl
 from dsl.program import Program, ProgramError
 from simplify import exact
-from simplify.expression import Graph, operand_type
+from simplify.expression import Graph
+from simplify.nodes import operand_type
 
 Score = Callable[[Sequence[Program]], list[float]]
 

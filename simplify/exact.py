@@ -13,7 +13,8 @@ from typing import NamedTuple
 import dsl
 from dsl.program import Program
 from simplify import rewrite as rewrite_lib
-from simplify.expression import Graph, Param, STATE
+from simplify.expression import Graph
+from simplify.nodes import STATE, Param
 
 
 class ExactStep(NamedTuple):

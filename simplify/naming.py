@@ -19,13 +19,20 @@ momentum, as in the paper's Program 8 after its two interpolations are merged).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Mapping, Protocol, Sequence
 
 from dsl import functions as fns
 from dsl.program import Type
+from simplify.nodes import LR, STATE, WEIGHTS, Node, Operand, Param
 
-if TYPE_CHECKING:  # only for annotations: expression imports this module
-  from simplify.expression import Graph, Node, Param
+
+class GraphView(Protocol):
+  """What naming reads of a ``simplify.expression.Graph`` (which imports this module)."""
+  names: Mapping[Param, str]
+  update: Operand
+  states: Sequence[Operand]
+  hints: Mapping[Node, str]
+
 
 _MEANINGLESS = re.compile(r"^v\d+$|^.+_\d+$")
 _FIRST_MOMENT_NAMES = frozenset({"m", "momentum", "mom", "m1", "exp_avg", "ema", "mu"})
@@ -38,8 +45,7 @@ def meaningless(name: str) -> bool:
   return bool(_MEANINGLESS.match(name))
 
 
-def long_style(graph: "Graph") -> bool:
-  from simplify.expression import Param, WEIGHTS  # pylint: disable=import-outside-toplevel
+def long_style(graph: GraphView) -> bool:
   return len(graph.names[Param(WEIGHTS)]) > 2
 
 
@@ -51,10 +57,9 @@ def _role_names(long: bool) -> dict[str, str]:
           "second": "v", "state": "s"}
 
 
-def state_role(graph: "Graph", index: int) -> str | None:
+def state_role(graph: GraphView, index: int) -> str | None:
   """``first`` or ``second`` (moment) when state ``index`` is an EMA ``interp(x, s, beta)``
   of ``x``, second when ``x`` is a square; None otherwise."""
-  from simplify.expression import Node, Param, STATE  # pylint: disable=import-outside-toplevel
   out = graph.states[index]
   if not (isinstance(out, Node) and out.function == "interp"
           and out.args[1] == Param(STATE, index) and isinstance(out.args[2], float)):
@@ -65,9 +70,8 @@ def state_role(graph: "Graph", index: int) -> str | None:
   return "second" if squared else "first"
 
 
-def param_names(graph: "Graph", live: tuple[int, ...]) -> dict["Param", str]:
+def param_names(graph: GraphView, live: tuple[int, ...]) -> dict[Param, str]:
   """Names of the parameters the written program keeps (states: ``live``)."""
-  from simplify.expression import Param, STATE  # pylint: disable=import-outside-toplevel
   roles = _role_names(long_style(graph))
   names = {p: n for p, n in graph.names.items() if p.role != STATE or p.index in live}
   taken = set(names.values())
@@ -86,10 +90,9 @@ def param_names(graph: "Graph", live: tuple[int, ...]) -> dict["Param", str]:
   return names
 
 
-def preferred_names(graph: "Graph", order: list["Node"], live: tuple[int, ...],
-                    params: dict["Param", str]) -> dict["Node", str]:
+def preferred_names(graph: GraphView, order: list[Node], live: tuple[int, ...],
+                    params: dict[Param, str]) -> dict[Node, str]:
   """The name each node of ``order`` should get (``expression`` makes it unique)."""
-  from simplify.expression import Node, Param, LR, WEIGHTS, STATE  # pylint: disable=import-outside-toplevel
   roles = _role_names(long_style(graph))
   readers: dict[Node, list[Node]] = {n: [] for n in order}
   for node in order:

@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 from dsl.program import Program
 from simplify import rules as rules_lib
-from simplify.expression import Graph, Node, Operand, operand_type, render
+from simplify.expression import Graph
+from simplify.nodes import Node, Operand, operand_type, render
 
 MAX_APPLICATIONS = 500
 APPLICATIONS_PER_NODE = 10

@@ -65,7 +65,8 @@ import numpy as np
 from dsl import fingerprint
 from dsl import functions as fns
 from dsl.program import Type
-from simplify.expression import Graph, Node, Operand, is_constant, operand_type
+from simplify.expression import Graph
+from simplify.nodes import Node, Operand, is_constant, operand_type
 
 Rule = Callable[[Node, Graph], "Operand | None"]
 

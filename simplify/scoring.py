@@ -17,12 +17,12 @@ otherwise read as a loss. The programs written out keep their own constants.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Sequence
 
 import numpy as np
 
 from dsl.program import Program, Statement
+from dsl.scores import ranked_fitness
 
 CALIBRATION_GRID = tuple(float(10.0 ** (e / 4)) for e in range(-4, 13))
 # Around the calibrated factor each program is scored at its best of these multiples, so
@@ -78,7 +78,7 @@ class Scorer:
     batch = [scaled(p, k) for p in programs for k in factors]
     self.evaluations += len(batch)
     results = self.evaluator.evaluate(batch)
-    fitness = [r.fitness if math.isfinite(r.fitness) else -math.inf for r in results]
+    fitness = [ranked_fitness(r.fitness) for r in results]
     width = len(factors)
     return [max(fitness[i * width:(i + 1) * width]) for i in range(len(programs))]
 

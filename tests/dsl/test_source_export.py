@@ -35,7 +35,7 @@ def load_standalone(source, path, name):
   """Imports the module text ``source`` from ``path`` with optsearch's packages unimportable
   (``sys.modules[...] = None`` makes ``import dsl`` raise), then restores ``sys.modules``."""
   path.write_text(source, encoding="utf-8")
-  blocked = {name: sys.modules.get(name) for name in ("dsl", "search", "proxy_tasks",
+  blocked = {name: sys.modules.get(name) for name in ("dsl", "runlog", "search", "proxy_tasks",
                                                        "simplify", "meta_validation")}
   try:
     for package in blocked:

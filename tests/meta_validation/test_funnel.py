@@ -140,7 +140,7 @@ def test_streamed_candidates_are_the_best_of_the_whole_segmented_log(tmp_path, m
   """Keys that leave the top and come back, equal fitnesses (cache hits), failed runs: the
   streamed top-K is the top-K of every key at its first best event."""
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from search import run_folder  # pylint: disable=import-outside-toplevel
+  from runlog import folder as run_folder  # pylint: disable=import-outside-toplevel
 
   monkeypatch.setattr(run_folder, "SEGMENT_EVENTS", 50)
   folder = run_folder.RunFolder(tmp_path)

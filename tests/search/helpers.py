@@ -5,7 +5,8 @@ from __future__ import annotations
 import pathlib
 
 from search import config as config_lib
-from search import driver, run_folder, workers
+from runlog import folder as run_folder
+from search import driver, workers
 from tests.search import fakes
 
 BASE = """\

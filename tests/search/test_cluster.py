@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from search import run_folder
+from runlog import folder as run_folder
 from tests.search.ray_nodes import CLUSTER_ENV, RayNode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from search import compare, run_folder
+from runlog import folder as run_folder
+from search import compare
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

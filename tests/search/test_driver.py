@@ -9,7 +9,8 @@ import pytest
 
 import dsl
 from proxy_tasks import tuning
-from search import driver, run_folder, workers
+from runlog import folder as run_folder
+from search import driver, workers
 from tests.search import fakes
 from tests.search.helpers import run_search, small_config, trajectory
 
@@ -28,7 +29,7 @@ def test_search_writes_a_readable_run_folder(tmp_path):
       f"top_{i:02d}.py" for i in range(1, 6)]
   assert folder.plot_path.exists() and folder.metrics()
   assert (folder.path / "config.yaml").read_text().startswith("name: test")
-  assert search.state.best.fitness == max(e["fitness"] for e in events if e["fitness"] is not None)
+  assert search.state.best.fitness == max(dsl.ranked_fitness(e["fitness"]) for e in events)
 
 
 def test_cache_hits_are_not_trained_again(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 import dsl
 from search import lineage as lineage_lib
-from search import run_folder
+from runlog import folder as run_folder
 from tests.search.helpers import run_search, small_config
 
 ADAMW = dsl.library.load("adamw").to_text()

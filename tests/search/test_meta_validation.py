@@ -8,7 +8,8 @@ import pytest
 
 from meta_validation import monitor
 from search import config as config_lib
-from search import driver, run_folder, workers
+from runlog import folder as run_folder
+from search import driver, workers
 from tests.search import fakes
 from tests.search.helpers import run_search, small_config, trajectory
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from search import run as run_cli
-from search import run_folder
+from runlog import folder as run_folder
 from tests.search.helpers import BASE, run_search, small_config, trajectory
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from search import driver, progress, run_folder
+from runlog import folder as run_folder
+from search import driver, progress
 from search import run as run_cli
 from tests.search.helpers import BASE, run_search, small_config, trajectory
 from tests.search.test_run import ROOT, _start, _write_config

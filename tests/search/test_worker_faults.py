@@ -14,7 +14,8 @@ import time
 import pytest
 
 import dsl
-from search import driver, run_folder, workers
+from runlog import folder as run_folder
+from search import driver, workers
 from search.evolution import Child
 from tests.search import fake_ray, fakes
 from tests.search.helpers import run_search, small_config

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from search import driver, run_folder, workers
+from runlog import folder as run_folder
+from search import driver, workers
 from tests.search import fakes
 from tests.search.helpers import small_config
 

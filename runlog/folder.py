@@ -77,8 +77,9 @@ import threading
 import zlib
 from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
-from dsl.files import atomic_write  # re-exported: the run folder's writer
-from dsl.files import fsync_directory
+from dsl.files import atomic_write
+from dsl.files import fsync_directory, json_safe
+from dsl.scores import ranked_fitness
 
 METRICS_COLUMNS = ("elapsed_s", "generated", "scored", "cached", "failed", "cache_hit_rate",
                    "redundant_fraction", "best_fitness", "median_fitness", "programs_per_s",
@@ -211,8 +212,10 @@ def _score(line: bytes, path: pathlib.Path, number: int) -> list | None:
     return None
   event = check_event(_parse(line, path, number), f"{path}:{number}", _SCORE_FIELDS)
   fitness = event.get("fitness")
-  if fitness is not None and (not isinstance(fitness, (int, float)) or isinstance(fitness, bool)):
-    raise DamagedLog(f"{path}:{number}", "an event whose 'fitness' is not a number")
+  try:
+    ranked_fitness(fitness)  # a number, null (older logs) or json_float's "-inf"/"nan"
+  except ValueError:
+    raise DamagedLog(f"{path}:{number}", "an event whose 'fitness' is not a number") from None
   return None if event["status"] == "cached" else [event["key"], fitness]
 
 
@@ -306,12 +309,6 @@ class _Live:
 
   def open(self) -> tuple[pathlib.Path, IO[bytes]]:
     return self.path, self.stream
-
-
-def _json_number(value: Any) -> Any:
-  if isinstance(value, float) and not math.isfinite(value):
-    return None
-  return value
 
 
 _OWNED: dict[pathlib.Path, int] = {}  # run folders this process owns -> lock descriptor
@@ -442,7 +439,7 @@ class RunFolder:
   def append_event(self, event: Mapping[str, Any]) -> None:
     """One line per program that joined a population; flushed to the OS at once (a killed
     process loses nothing written), fsynced by ``sync``."""
-    line = json.dumps({k: _json_number(v) for k, v in event.items()}, separators=(",", ":"))
+    line = json.dumps(json_safe(dict(event)), separators=(",", ":"))
     self._events.write(line + "\n")
     self._events.flush()
     self._events_lines += 1
@@ -534,7 +531,8 @@ class RunFolder:
   def scores(self) -> Iterator[tuple[str, Any]]:
     """``(key, fitness)`` of every scored (not "cached") event, oldest first: what rebuilds the
     fitness cache. Closed segments answer from their index; other lines of cache hits are
-    skipped unparsed. ``fitness`` is as logged (None for a failed run)."""
+    skipped unparsed. ``fitness`` is as logged (``"-inf"`` for a failed run; read it with
+    ``dsl.ranked_fitness``)."""
     for source in self._sources():
       index = source.index()
       if index is not None:
@@ -758,7 +756,8 @@ class RunFolder:
   # ---- the checkpoint ---------------------------------------------------------------------
   def write_checkpoint(self, state_json: Mapping[str, Any]) -> None:
     self.sync()
-    atomic_write(self.checkpoint_path, json.dumps(state_json, separators=(",", ":")))
+    text = json.dumps(json_safe(dict(state_json)), separators=(",", ":"))
+    atomic_write(self.checkpoint_path, text)
 
   def read_checkpoint(self) -> dict[str, Any] | None:
     """The checkpoint, None if there is none. Raises ``ValueError`` if it is not JSON (atomic

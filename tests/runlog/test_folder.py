@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from search import run_folder
+from runlog import folder as run_folder
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_torn_last_line_is_ignored_then_cut_before_appending(tmp_path):
   folder.open_logs()
   folder.append_event({"seq": 2, "fitness": float("-inf")})
   folder.close()
-  assert folder.events() == [{"seq": 1}, {"seq": 2, "fitness": None}]
+  assert folder.events() == [{"seq": 1}, {"seq": 2, "fitness": "-inf"}]  # dsl.files.json_float
 
 
 def test_corrupt_middle_line_is_an_error_naming_the_line(tmp_path):
@@ -91,9 +91,9 @@ def _event(seq):
 
 
 def _logged(seq):
-  """``_event(seq)`` as a reader gives it back (-inf is written as null)."""
+  """``_event(seq)`` as a reader gives it back (-inf is written as "-inf": dsl.files.json_float)."""
   event = _event(seq)
-  return {**event, "fitness": None if seq % 5 == 0 else event["fitness"]}
+  return {**event, "fitness": "-inf" if seq % 5 == 0 else event["fitness"]}
 
 
 def _new_folder(path):
@@ -254,7 +254,7 @@ def test_repair_cuts_a_torn_line_longer_than_a_read_block(tmp_path, tail):
 # ---- one owner ------------------------------------------------------------------------------
 _HOLD = """\
 import sys, time
-from search import run_folder
+from runlog import folder as run_folder
 run_folder.RunFolder(sys.argv[1]).claim()
 print("claimed", flush=True)
 time.sleep(120)
