@@ -107,7 +107,9 @@ def test_a_bad_user_task_is_one_line_and_status_2_before_any_worker(tmp_path, ki
   config.write_text(CONFIG.format(initial="adamw", runs=tmp_path / "runs").replace(
       "  name: quadratic", f"  name: {name}\n  overrides: {overrides}"))
   line = _one_line(_run("search.run", config))
-  assert line.startswith(f"error: task: task '{name}': ") and expected in line, line
+  # Located: the config file and line of task.name, then the task and what is wrong.
+  assert line.startswith(f"error: {config}:") and f"task.name: task '{name}': " in line, line
+  assert expected in line, line
   assert not (tmp_path / "runs").exists()  # checked before the run folder and Ray
 
 

@@ -89,8 +89,9 @@ def test_a_hurdle_or_suite_on_an_unknown_task_is_a_usage_error(tmp_path):
                            "--set", f"output.runs_dir={tmp_path / 'runs'}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        f"error: {key}.mlp_digit: unknown proxy task 'mlp_digit'"), done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: --set {key}=") and (
+        f"{key}.mlp_digit: unknown proxy task 'mlp_digit'" in line), done.stderr
   assert not (tmp_path / "runs").exists()
 
 
