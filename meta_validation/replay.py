@@ -255,12 +255,10 @@ def main(argv=None) -> int:
     return _fail(f"--steps: expected a positive integer, got {args.steps}")
   if args.budget < 1:
     return _fail(f"--budget: expected a positive integer, got {args.budget}")
-  narrowed = {}
-  for text in args.space:
-    name, _, axes = text.partition(":")
-    if not name or not axes:
-      return _fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
-    narrowed[name] = [a for a in axes.split(",") if a]
+  try:
+    narrowed = tuning.parse_narrowed(args.space)
+  except tuning.SpaceError as error:
+    return _fail(str(error))
   try:  # a registered name or a user's package.module:factory, checked before any training
     proxy_tasks.check(args.task, **({} if args.steps is None else {"steps": args.steps}))
   except proxy_tasks.TaskError as error:

@@ -101,12 +101,10 @@ def main(argv=None) -> int:
     overrides["seeds"] = tuple(args.seeds)
   if args.budget < 1:
     return fail(f"--budget: expected a positive integer, got {args.budget}")
-  narrowed = {}
-  for text in args.space:
-    name, _, axes = text.partition(":")
-    if not name or not axes:
-      return fail(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
-    narrowed[name] = [a for a in axes.split(",") if a]
+  try:
+    narrowed = tuning.parse_narrowed(args.space)
+  except tuning.SpaceError as error:
+    return fail(str(error))
   try:  # a registered name or a user's package.module:factory
     task = registry.check(args.task, **overrides)
   except registry.TaskError as error:

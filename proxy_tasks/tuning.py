@@ -164,6 +164,18 @@ def space(program: Program, names: Sequence[str] | None = None,
   return Space(program, tuple(axes[name] for name in ordered))
 
 
+def parse_narrowed(texts: Sequence[str]) -> dict[str, list[str]]:
+  """``["adamw:lr,wd", ...]`` (the CLIs' ``--space``) as ``{"adamw": ["lr", "wd"]}``; the
+  names and axes are checked when the spaces are built (``space``, ``library_space``)."""
+  narrowed = {}
+  for text in texts:
+    name, _, axes = text.partition(":")
+    if not name or not axes:
+      raise SpaceError(f"--space {text}: expected NAME:AXIS[,AXIS...], e.g. adamw:lr,wd")
+    narrowed[name] = [a for a in axes.split(",") if a]
+  return narrowed
+
+
 def library_space(optimizer: str, names: Sequence[str] | None = None,
                   axes: dict[str, Axis] | None = None) -> Space:
   """The space of a built-in program (``dsl.library``) by name."""
