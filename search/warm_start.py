@@ -3,8 +3,9 @@ evolution begins.
 
 ``score`` loads the initial program (``config.initial_program``, or ``programs/initial.py`` of
 a run that already started), tunes it on the proxy task when ``config.tune_initial`` is set
-(``proxy_tasks.tuning``, the procedure and budget of the fitness reference, so tuned AdamW as
-a warm start scores 0; every run goes to ``programs/initial_tuning.json``), and scores it
+(``proxy_tasks.tuning``, the procedure and budget of the fitness reference: the paper's AdamW
+as a warm start scores 0 when it tunes better than bias-corrected AdamW, below 0 when not;
+every run goes to ``programs/initial_tuning.json``), and scores it
 through the search's pool, waiting for every result. The driver (``search.driver``) turns the
 result into child 0 and fills the islands with it.
 """
