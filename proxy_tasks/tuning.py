@@ -150,9 +150,8 @@ def space(program: Program, names: Sequence[str] | None = None,
   momentum constant outside ``[0, 1)`` is not a beta and is left alone)."""
   axes = AXES if axes is None else axes
   own = hyperparameters.values(program)
-  has = [name for name in axes
-         if name in ("lr", "schedule") or (name in own and axes[name].scale != LOG1M)
-         or (name in own and 0 <= own[name] < 1)]
+  has = [name for name in axes  # ``values`` always holds lr and schedule
+         if name in own and (axes[name].scale != LOG1M or 0 <= own[name] < 1)]
   if names is None:
     names = has
   for name in names:

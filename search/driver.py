@@ -108,7 +108,7 @@ class Search:
     self.interrupted = False
     self._elapsed_before = 0.0   # time spent in earlier sessions of this run
     self._busy_before = 0.0
-    self._hurdles = {"stopped": 0, "saved_s": 0.0, "last_stage": 0}
+    self._hurdles = {"stopped": 0, "saved_s": 0.0}
     self._started = clock()
     self._busy = 0.0
     self._last_metrics = (self._started, 0, 0.0)  # (time, generated+scored, busy)
@@ -330,9 +330,8 @@ class Search:
   def _complete(self, child: Child, result: dict[str, Any], worker: str | None) -> None:
     """Records a scored child, caches its fitness, and joins the twins that waited on it."""
     self._deaths.pop(child.id, None)
-    if "stage" in result:  # staged fitness: the last stage is the one every child reaches
+    if "stage" in result:  # staged fitness: a child stopped at a hurdle saved the later stages
       hurdles = self._hurdles
-      hurdles["last_stage"] = max(hurdles["last_stage"], result["stage"])
       if result["saved_s"] > 0:
         hurdles["stopped"] += 1
         hurdles["saved_s"] += result["saved_s"]
