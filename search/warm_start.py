@@ -56,6 +56,21 @@ def score_now(pool, programs: list[Program], batch_size: int,
   return [results[work.id] for work in works]
 
 
+def tuning_metric(result: dict[str, Any]) -> float:
+  """What the warm start is tuned to minimise: ``exp(-normalized)``, the program's metric over
+  tuned AdamW's (a geometric mean over a suite's tasks), so it is tuned for the fitness the
+  search ranks by. The raw ``metric`` of a suite is the mean of its tasks' metrics, which the
+  task with the largest scale decides (a language model's nats/byte over an MLP's loss); it is
+  used only when a result has no reference. NaN for a failed run."""
+  if result.get("status") != "ok":
+    return math.nan
+  normalized = result.get("normalized")
+  if normalized is not None and math.isfinite(normalized):
+    return math.exp(-normalized)
+  metric = result.get("metric")
+  return math.nan if metric is None else float(metric)
+
+
 def tune(program: Program, scorer: Callable[[list[Program]], list[Scored] | None],
          budget: int, folder: RunFolder,
          log: Callable[[str], None]) -> tuple[Program, dict[str, Any], str] | None:
@@ -73,8 +88,7 @@ def tune(program: Program, scorer: Callable[[list[Program]], list[Scored] | None
       return [math.nan] * len(programs)
     for candidate, (result, worker) in zip(programs, results):
       scored[candidate.to_text()] = (result, worker)
-    return [result.get("metric") if result["status"] == "ok" else math.nan
-            for result, _ in results]
+    return [tuning_metric(result) for result, _ in results]
 
   tuned = tuning.tune({"initial": tuning.space(program, label="initial_program")}, metrics,
                       budget)["initial"]
@@ -82,7 +96,7 @@ def tune(program: Program, scorer: Callable[[list[Program]], list[Scored] | None
     return None
   atomic_write(folder.programs / "initial_tuning.json", json.dumps(
       json_safe(tuned.to_json()), indent=2))
-  log(f"tuned the initial program: {tuned.describe()} (metric {tuned.best_metric:.4g}, "
+  log(f"tuned the initial program: {tuned.describe()} (tuning_metric {tuned.best_metric:.4g}, "
       f"{tuned.runs} runs" + (f"; optimum at the limit of {', '.join(tuned.at_limit)}"
                               if tuned.at_limit else "") + ")")
   result, worker = scored[tuned.program.to_text()]

@@ -47,3 +47,21 @@ def test_score_now_resends_a_batch_whose_worker_died_and_keeps_the_order():
 def test_score_now_stops_when_interrupted():
   assert warm_start.score_now(DyingPool(), [dsl.library.load("adamw")], 1, lambda: True,
                               print) is None
+
+
+def test_tuning_metric_ranks_by_the_normalized_fitness_not_the_raw_suite_metric():
+  # A suite's raw metric is the mean of its tasks' metrics, decided by the largest-scale task;
+  # the search ranks by the mean log-ratio, and so must the warm start's tuning.
+  better_fitness = {"status": "ok", "metric": 2.0, "normalized": -0.05}
+  worse_fitness = {"status": "ok", "metric": 1.5, "normalized": -0.40}
+  assert (warm_start.tuning_metric(better_fitness) < warm_start.tuning_metric(worse_fitness))
+  assert abs(warm_start.tuning_metric(better_fitness) - 1.0512710963760241) < 1e-12
+
+
+def test_tuning_metric_falls_back_to_the_metric_and_fails_on_failures():
+  import math
+  assert warm_start.tuning_metric({"status": "ok", "metric": 0.3, "normalized": None}) == 0.3
+  assert warm_start.tuning_metric({"status": "ok", "metric": 0.3,
+                                   "normalized": math.nan}) == 0.3
+  assert math.isnan(warm_start.tuning_metric({"status": "nan", "metric": None,
+                                              "normalized": None}))
