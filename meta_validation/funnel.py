@@ -20,7 +20,10 @@ stricter judge: ``--family lm_sklearn_text`` for a search on ``mlp_digits`` (who
    hour-long search's best was +1.90 on its seed and below tuned AdamW on four others,
    ``docs/results.md``). So the pool is scored again on the proxy task (its ``config.yaml``
    settings) on ``--holdout-seeds`` seeds the search never used (``HOLDOUT_FIRST_SEED``
-   onwards), against tuned AdamW on the same seeds; only programs that beat it go on.
+   onwards), against tuned AdamW on the same seeds; only programs that beat it go on. A
+   search on a suite (``task.suite``) is held out on every task of it, and a program goes on
+   when the mean over the tasks of ``log(tuned AdamW / metric)`` is above 0: the fitness the
+   search ranked it by, on fresh seeds.
 3. Diversity: of the programs left (best held-out metric first; by proxy fitness with
    ``--holdout-seeds 0``), one per structure (``dsl.structure_hash``: the live computation
    without its constants' values), so the K candidates are not K tunings of one program.
@@ -159,6 +162,31 @@ def proxy_of(run_dir: pathlib.Path) -> tuple[str, dict]:
   if not isinstance(overrides, dict):
     raise ValueError(f"{path}: key 'task.overrides': expected a mapping, got {overrides!r}")
   return name, dict(overrides)
+
+
+def suite_of(run_dir: pathlib.Path) -> dict[str, dict]:
+  """The other tasks of the run's fitness (``task.suite`` of ``config.yaml``): name ->
+  overrides; empty for a single-task search."""
+  path = pathlib.Path(run_dir) / "config.yaml"
+  task = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("task")
+  suite = (task.get("suite") if isinstance(task, dict) else None) or {}
+  if not isinstance(suite, dict) or not all(isinstance(o or {}, dict) for o in suite.values()):
+    raise ValueError(f"{path}: key 'task.suite': expected a mapping of task name -> "
+                     f"overrides, got {suite!r}")
+  return {str(name): dict(overrides or {}) for name, overrides in suite.items()}
+
+
+def held_out_suite(results: dict[str, dict]) -> list[dict]:
+  """Per program, over the held-out results of every task of a suite (``run_stage``
+  records by task, the same programs in the same order): each task's ``vs_adamw`` and
+  their mean; a program beats AdamW when the mean is above 0 (a failure anywhere fails)."""
+  rows = []
+  for scored in zip(*(result["programs"] for result in results.values())):
+    per_task = {name: s["vs_adamw"] for name, s in zip(results, scored)}
+    finite = all(math.isfinite(v) for v in per_task.values())
+    mean = float(np.mean(list(per_task.values()))) if finite else -math.inf
+    rows.append({"task_vs_adamw": per_task, "vs_adamw": mean, "beats_adamw": mean > 0})
+  return rows
 
 
 def stage_tasks(run_dir: pathlib.Path, family: str | None = None, task_10x: str | None = None,
@@ -300,7 +328,9 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
   order = list(range(len(candidates)))  # by proxy fitness
   if holdout_seeds:
     record["tasks"]["holdout"] = proxy
-    searched = proxy_overrides.get("seeds") or proxy_tasks.config_of(proxy).seeds
+    searched = [*(proxy_overrides.get("seeds") or proxy_tasks.config_of(proxy).seeds)]
+    for name, member_overrides in suite_of(run_dir).items():  # above every task's seeds
+      searched += member_overrides.get("seeds") or proxy_tasks.config_of(name).seeds
     first = max(HOLDOUT_FIRST_SEED, max(int(seed) for seed in searched) + 1)
     held_out = tuple(range(first, first + holdout_seeds))
     overrides = {k: v for k, v in proxy_overrides.items() if k not in _NOT_HELD_OUT}
@@ -310,9 +340,22 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
                        evaluators, budget=budget, **overrides)
     result["candidates"] = order
     result["overrides"] = overrides
+    suite = suite_of(run_dir)
+    if suite:  # held out on every task of the fitness, ranked by its mean log-ratio
+      members = {proxy: result}
+      for name, member_overrides in suite.items():
+        log(f"held-out: the suite's {name}, seeds {held_out[0]}..{held_out[-1]}")
+        members[name] = run_stage(name, [c.program for c in candidates], held_out, tune_seed,
+                                  baselines, evaluators, budget=budget,
+                                  **{k: v for k, v in member_overrides.items()
+                                     if k not in _NOT_HELD_OUT})
+      for scored, combined in zip(result["programs"], held_out_suite(members)):
+        scored.update(combined)
+      result["suite"] = {name: members[name] for name in suite}
     record["stages"]["holdout"] = result
     scored = result["programs"]
-    order = sorted((i for i in order if scored[i]["beats_adamw"]), key=lambda i: scored[i]["mean"])
+    order = sorted((i for i in order if scored[i]["beats_adamw"]),
+                   key=lambda i: (-scored[i]["vs_adamw"], scored[i]["mean"]))
     log(f"held-out: {len(order)} program(s) beat tuned AdamW ({result['seconds']:.0f} s)")
   alive, first_of = [], {}
   duplicates = {}  # candidate -> the selected candidate of its structure
@@ -408,7 +451,7 @@ def _stage_columns(stage: str, scored: dict | None, adamw: float, tuned=None) ->
     text += f"; {tuned['runs']} runs" if "runs" in tuned else ""
     text += f"; AT A LIMIT: {', '.join(tuned['at_limit'])}" if tuned.get("at_limit") else ""
     text += ")"
-  vs = tuning.log_ratio(adamw, mean)
+  vs = scored.get("vs_adamw", tuning.log_ratio(adamw, mean))  # a suite's: its tasks' mean
   return {f"{stage}_metric": text, f"{stage}_vs_adamw": f"{vs:+.4f}" if math.isfinite(vs)
           else ""}
 
@@ -435,8 +478,12 @@ def markdown(record: dict) -> str:
   held_out = ""
   if "holdout" in stages:
     used = stages["holdout"]["seeds"]
+    suite = stages["holdout"].get("suite") or {}
     held_out = (f"held-out = the proxy `{tasks['holdout']}` on seeds {used[0]}..{used[-1]}, "
-                "which the search never used; ")
+                "which the search never used"
+                + (f" (and the suite's {', '.join(f'`{n}`' for n in suite)}; held-out vs "
+                   "AdamW is the mean over these tasks, the metric the proxy's)" if suite
+                   else "") + "; ")
   lines = [f"Funnel of `{record['run']}`: the best {len(record['candidates'])} programs by "
            f"proxy fitness; {held_out}the top {record['top_k']} left, one per structure, go to "
            f"10x = `{tasks['10x']}`, then 100x = `{tasks['100x']}`; {' / '.join(metrics)}, "

@@ -318,3 +318,38 @@ def test_a_funnel_on_a_live_search_reads_it_and_says_the_log_was_partial(tmp_pat
   assert ("**Partial log**: the search was still running (pid 4242 on host elsewhere) when "
           "its event log was read" in funnel.markdown(record))
   assert "Partial log" not in funnel.markdown({**record, "partial_log": None})
+
+
+def test_a_suite_search_is_held_out_on_every_task_by_the_mean_log_ratio(tmp_path, monkeypatch):
+  _narrow_baselines(monkeypatch)
+  small_betas = {"wd": 0.0, "beta1": 0.44, "beta2": 0.97}
+  programs = {"slow_adamw": _adamw(1e-4, wd=0.0), "lr_01": _adamw(0.1, **small_betas)}
+  helpers.make_run(tmp_path, programs, [("slow_adamw", 2.0, "ok"), ("lr_01", 0.5, "ok")])
+  (tmp_path / "config.yaml").write_text(
+      "task:\n  name: quadratic\n  overrides: {steps: 30}\n"
+      f"  suite:\n    {helpers.TASK_10X}: {{seeds: [0, 1500]}}\n")
+  record = funnel.funnel(tmp_path, top_k=2, seeds=1, tasks=TASKS, log=lambda _: None,
+                         holdout_seeds=2, budget=BUDGET)
+  held_out = record["stages"]["holdout"]
+  assert held_out["seeds"] == [1501, 1502]  # above the suite member's seeds too
+  member = held_out["suite"][helpers.TASK_10X]
+  assert member["seeds"] == [1501, 1502]
+  for index, scored in enumerate(held_out["programs"]):
+    per_task = scored["task_vs_adamw"]
+    assert set(per_task) == {"quadratic", helpers.TASK_10X}
+    assert per_task[helpers.TASK_10X] == member["programs"][index]["vs_adamw"]
+    assert scored["vs_adamw"] == pytest.approx(sum(per_task.values()) / 2)
+    assert scored["beats_adamw"] == (scored["vs_adamw"] > 0)
+  beats = [p["beats_adamw"] for p in held_out["programs"]]
+  assert beats == [False, True]  # a step 1000x too small loses on both tasks
+  assert record["selected"] == [1]
+  text = (tmp_path / "funnel" / "funnel.md").read_text()
+  assert f"and the suite's `{helpers.TASK_10X}`" in text
+  row = [r for r in funnel.table_rows(record) if r["id"] == 1][0]
+  assert row["holdout_vs_adamw"] == f"{held_out['programs'][1]['vs_adamw']:+.4f}"
+
+
+def test_a_suite_that_is_not_a_mapping_is_one_located_error(tmp_path):
+  (tmp_path / "config.yaml").write_text("task:\n  name: quadratic\n  suite: [a, b]\n")
+  with pytest.raises(ValueError, match="'task.suite': expected a mapping"):
+    funnel.suite_of(tmp_path)
