@@ -4,6 +4,7 @@ dead workers, budgets."""
 import dataclasses
 import hashlib
 import json
+import math
 
 import pytest
 
@@ -232,7 +233,8 @@ def test_tune_initial_starts_from_the_tuned_point(tmp_path):
   assert len(evaluator.scored) == len(set(evaluator.scored))  # the winner is not scored again
   assert record["best"]["lr"] == 0.01 and record["best"]["wd"] == 0.1
   assert record["runs"] == len(runs) == tuning.DEFAULT_BUDGET
-  assert search.state.initial.fitness == -record["best_metric"]
+  # Tuned on exp(-normalized) (search.warm_start.tuning_metric): the fitness the search ranks by.
+  assert search.state.initial.fitness == pytest.approx(-math.log(record["best_metric"]))
   # Resumed, the run keeps its tuned warm start and does not tune again.
   again = driver.Search(config, folder, workers.LocalPool(_LearningRateEvaluator()))
   again.run()
