@@ -1,6 +1,6 @@
 """Replay: any program against tuned AdamW and Lion on a meta-validation task.
 
-  python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--budget B]
+  python -m meta_validation.replay PROGRAM.py [--task NAME] [--seeds N] [--first-seed F] [--budget B]
                                    [--space NAME:AXIS,AXIS ...] [--out DIR]
 
 1. Tuning, the same procedure and budget for each (``proxy_tasks.tuning``): AdamW (as the
@@ -8,7 +8,7 @@
    it has; ``--space adamw:lr,wd`` narrows one), ``--budget`` runs each on the tuning seed
    (``--tune-seed``, default 0). Each optimizer's tuned point, the runs it got, and any
    optimum left on a hard limit of an axis are printed.
-2. The best point of each trained on seeds ``0 .. N-1`` with learning curves
+2. The best point of each trained on seeds ``F .. F+N-1`` (``--first-seed``, default 0) with learning curves
    (``meta_validation.training``).
 3. A table: final validation metric (lower is better; ``meta_validation.tasks.metric_name``:
    cross-entropy in nats on digits, in nats per byte on the language model) mean +- std over
@@ -32,6 +32,7 @@ import json
 import pathlib
 import sys
 import time
+from typing import Mapping
 
 import numpy as np
 
@@ -73,31 +74,42 @@ def _progress(quiet: bool):
                   console=Console(stderr=True), disable=quiet, transient=False)
 
 
-def spaces_for(program: dsl.Program, label: str, narrowed: dict[str, list[str]] | None = None
-               ) -> dict[str, tuning.Space]:
-  """The spaces of a replay: the baselines and the program (``label``), each over every axis
-  it has unless ``narrowed`` names some (``{optimizer or label: [axis, ...]}``)."""
+def spaces_for(programs: Mapping[str, dsl.Program],
+               narrowed: dict[str, list[str]] | None = None) -> dict[str, tuning.Space]:
+  """The spaces of a replay: the baselines and the programs (``{label: program}``), each over
+  every axis it has unless ``narrowed`` names some (``{optimizer or label: [axis, ...]}``)."""
   narrowed = narrowed or {}
-  unknown = sorted(set(narrowed) - {*tuning.BASELINES, label})
+  unknown = sorted(set(narrowed) - {*tuning.BASELINES, *programs})
   if unknown:
     raise tuning.SpaceError(f"--space: unknown optimizer '{unknown[0]}'; expected one of "
-                            f"{', '.join((*tuning.BASELINES, label))}")
+                            f"{', '.join((*tuning.BASELINES, *programs))}")
   spaces = {name: tuning.library_space(name, narrowed.get(name)) for name in tuning.BASELINES}
-  spaces[label] = tuning.space(program, narrowed.get(label), label=label)
+  for label, program in programs.items():
+    spaces[label] = tuning.space(program, narrowed.get(label), label=label)
   return spaces
 
 
-def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int = 0,
-           label: str = "program", quiet: bool = True, evals: int = EVALS,
+def _own_label(label: str) -> str:
+  """A program named like a baseline keeps its own row."""
+  return f"{label} (program)" if label in tuning.BASELINES else label
+
+
+def replay(program: dsl.Program | Mapping[str, dsl.Program], task_name: str, seeds: int = 3,
+           tune_seed: int = 0, label: str = "program", quiet: bool = True, evals: int = EVALS,
            budget: int = tuning.DEFAULT_BUDGET, narrowed: dict | None = None,
-           **overrides) -> dict:
-  """Tunes and trains ``program``, AdamW and Lion on ``task_name``; the JSON record."""
+           first_seed: int = 0, **overrides) -> dict:
+  """Tunes and trains ``program``, AdamW and Lion on ``task_name``; the JSON record.
+
+  ``program`` may be a mapping ``{label: program}``: several programs in one replay, against
+  baselines tuned once. They are trained on seeds ``first_seed .. first_seed + seeds - 1``:
+  a program selected on some seeds of this task (a funnel's) is replayed on others.
+  """
   start = time.perf_counter()
-  if label in tuning.BASELINES:  # a program named like a baseline keeps its own row
-    label = f"{label} (program)"
+  programs = ({_own_label(name): p for name, p in program.items()}
+              if isinstance(program, Mapping) else {_own_label(label): program})
   task = proxy_tasks.resolve(task_name, **overrides)
-  eval_seeds = tuple(range(seeds))
-  spaces = spaces_for(program, label, narrowed)
+  eval_seeds = tuple(range(first_seed, first_seed + seeds))
+  spaces = spaces_for(programs, narrowed)
   with _progress(quiet) as progress:
     tuning_bar = progress.add_task(f"tuning on seed {tune_seed}", total=budget * len(spaces))
     tuned = scoring.tune(task_name, spaces, tune_seed, budget,
@@ -118,7 +130,7 @@ def replay(program: dsl.Program, task_name: str, seeds: int = 3, tune_seed: int 
       "metric": f"{meta_tasks.metric_name(task_name)}, lower is better",
       "eval_seeds": list(eval_seeds), "tune_seed": tune_seed, "budget": budget,
       "reference": reference,
-      "program": program.to_text(), "label": label,
+      "programs": {name: p.to_text() for name, p in programs.items()},
       "rows": [{"optimizer": r.optimizer, "hyperparameters": r.hyperparameters,
                 "final_mean": json_float(r.mean), "final_std": json_float(r.std),
                 "final_per_seed": [json_float(x) for x in r.curves.final],
@@ -237,6 +249,8 @@ def main(argv=None) -> int:
                       "python -m meta_validation.tasks --list or proxy_tasks.names(), or "
                       "your own package.module:factory")
   parser.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..N-1 (3)")
+  parser.add_argument("--first-seed", type=int, default=0, help="evaluation seeds are "
+                      "FIRST..FIRST+N-1 (0); above a funnel's seeds for a program it selected")
   parser.add_argument("--tune-seed", type=int, default=0, help="seed of the tuning runs (0)")
   parser.add_argument("--steps", type=int, help="override the task's steps")
   parser.add_argument("--budget", type=int, default=tuning.DEFAULT_BUDGET,
@@ -251,6 +265,8 @@ def main(argv=None) -> int:
     return _fail(f"{args.program}: no such program file")
   if args.seeds < 1:
     return _fail(f"--seeds: expected a positive integer, got {args.seeds}")
+  if args.first_seed < 0:
+    return _fail(f"--first-seed: expected a non-negative integer, got {args.first_seed}")
   if args.steps is not None and args.steps < 1:
     return _fail(f"--steps: expected a positive integer, got {args.steps}")
   if args.budget < 1:
@@ -286,11 +302,12 @@ def main(argv=None) -> int:
     narrowed = {(f"{label} (program)" if k == label and k not in narrowed else k): v
                 for k, v in narrowed.items()}
   try:
-    spaces_for(program, f"{label} (program)" if label in tuning.BASELINES else label, narrowed)
+    spaces_for({_own_label(label): program}, narrowed)
   except tuning.SpaceError as error:
     return _fail(str(error))
   record = replay(program, args.task, args.seeds, args.tune_seed, label=label,
-                  quiet=args.quiet, budget=args.budget, narrowed=narrowed, **overrides)
+                  quiet=args.quiet, budget=args.budget, narrowed=narrowed,
+                  first_seed=args.first_seed, **overrides)
   print(tuning.report({row["optimizer"]: _tuned_of(row, record["budget"])
                        for row in record["rows"]}), file=sys.stderr)
   write(record, paths)

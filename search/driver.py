@@ -95,7 +95,7 @@ class Search:
     self.config = config
     self.folder = folder
     self.cost = cost.CostMeter(clock=clock)  # cost.json: CPU hours and throughput
-    self.pool = cost.MeteredPool(pool, self.cost)
+    self.pool = pool
     self.cache = cache if cache is not None else analysis.make_cache()
     self.on_progress = on_progress or (lambda snapshot: None)
     self.log = log
@@ -120,6 +120,18 @@ class Search:
     self.monitor_routing: monitor_routing.MonitorRouting | None = None
     self.funnel_table: pathlib.Path | None = None  # where the end-of-search funnel wrote
     self._loaded: tuple[bool, int] | None = None  # (from a checkpoint, events replayed)
+
+  # ---- workers ----------------------------------------------------------------------------
+  @property
+  def pool(self) -> cost.MeteredPool:
+    """The workers, metered: every batch they send back is seen by ``self.cost``."""
+    return self._pool
+
+  @pool.setter
+  def pool(self, pool) -> None:
+    # A pool set later (``search.run`` starts the workers after the folder is checked) is
+    # metered too: cost.json's worker CPU comes from here.
+    self._pool = pool if isinstance(pool, cost.MeteredPool) else cost.MeteredPool(pool, self.cost)
 
   # ---- time -------------------------------------------------------------------------------
   @property

@@ -111,3 +111,21 @@ def test_dead_statements_are_pruned_before_scoring_and_a_diverged_row_says_so(
                         "dead (no update depends on them); replaying the program without them\n")
   assert "| padded | lr=0.001 | 4 | diverged on 1 of 2 seeds | - | - |" in out
   assert "nan" not in out
+
+
+def test_several_programs_replay_against_one_tuning_of_the_baselines_on_later_seeds():
+  """A mapping of programs is one replay (the baselines tuned once, each program its own row),
+  trained on seeds ``first_seed ..``: other seeds than a funnel selected a program on."""
+  programs = {"lion": dsl.library.load("lion"), "sgd": dsl.library.load("sgd_momentum")}
+  record = replay.replay(programs, "quadratic", seeds=2, first_seed=3, budget=8, steps=30)
+  assert [r["optimizer"] for r in record["rows"]] == ["adamw", "adamw_bc", "lion",
+                                                      "lion (program)", "sgd"]
+  assert record["eval_seeds"] == [3, 4]
+  assert set(record["programs"]) == {"lion (program)", "sgd"}
+  rows = {r["optimizer"]: r for r in record["rows"]}
+  assert rows["lion (program)"]["final_mean"] == pytest.approx(rows["lion"]["final_mean"],
+                                                               rel=1e-4)
+  earlier = replay.replay(programs["sgd"], "quadratic", seeds=2, budget=8, steps=30,
+                          label="sgd")
+  assert earlier["eval_seeds"] == [0, 1]
+  assert earlier["rows"][-1]["final_per_seed"] != rows["sgd"]["final_per_seed"]

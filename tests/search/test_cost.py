@@ -111,3 +111,23 @@ def test_a_search_records_its_cost_and_a_resume_adds_to_it(tmp_path):
   assert second["programs_trained"] == search.state.scored > first["programs_trained"]
   for key in ("cpu_hours", "wall_s", "driver_cpu_s"):
     assert second[key] > first[key]
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/stat").exists(), reason="no /proc")
+def test_a_pool_given_after_the_search_is_made_is_metered(tmp_path):
+  """``search.run`` makes the search first and starts the workers after (so a refused config
+  starts no Ray): its workers' CPU must still reach cost.json. Here the scoring "worker" is
+  this process under a Ray actor's name, so its CPU is read from /proc."""
+  import socket  # pylint: disable=import-outside-toplevel
+  from search import driver  # pylint: disable=import-outside-toplevel
+  from runlog import folder as run_folder  # pylint: disable=import-outside-toplevel
+  from tests.search import fakes  # pylint: disable=import-outside-toplevel
+  config = small_config(tmp_path, max_programs=40)
+  folder = run_folder.RunFolder(pathlib.Path(config.output.runs_dir) / config.name)
+  search = driver.Search(config, folder, None)
+  search.pool = workers.LocalPool(fakes.FakeEvaluator(),
+                                  name=f"worker-0@{socket.gethostname()}:{os.getpid()}")
+  search.run()
+  record = cost.read(folder.path)
+  assert record["sessions"][0]["workers_measured"] == 1
+  assert record["worker_cpu_s"] > 0
