@@ -106,8 +106,25 @@ def redundant_statements(program: Program) -> tuple[int, ...]:
 
 
 def effective_states(program: Program) -> int:
-  """The number of states whose value some later update depends on."""
-  return len(analyze(program).live_states)
+  """The number of states that are memory: some later update depends on their value, and
+  they carry something computed from the step's inputs.
+
+  A state that no statement writes (returned as it came in, or as another such state) stays
+  at its initial zeros for ever: a constant, however many updates read it.
+  """
+  analysis = analyze(program)
+  first_state_ref = param_ref(2)
+  constant = set(range(program.num_states))
+  changed = True
+  while changed:
+    changed = False
+    for state in sorted(constant):
+      out = analysis.outputs[1 + state]
+      source = first_state_ref - out if out.__class__ is int and out < 0 else None
+      if source is None or not 0 <= source < program.num_states or source not in constant:
+        constant.discard(state)
+        changed = True
+  return sum(1 for state in analysis.live_states if state not in constant)
 
 
 def prune(program: Program) -> Program:

@@ -317,7 +317,8 @@ def funnel(run_dir: pathlib.Path, top_k: int = 10, seeds: int = 3, tune_seed: in
                      "event log")
   structures = [dsl.structure_hash(c.program) for c in candidates]
   record = {"run": str(run_dir), "top_k": top_k, "seeds": seeds, "tasks": dict(tasks),
-            "tuned_programs": tune_programs, "budget": budget, "stages": {},
+            "tuned_programs": tune_programs, "budget": budget, "tune_seed": tune_seed,
+            "pool": pool or POOL_FACTOR * top_k, "holdout_seeds": holdout_seeds, "stages": {},
             "candidates": [{"id": c.id, "key": c.key, "proxy_fitness": c.fitness,
                             "structure": structure, "program": c.program.to_text()}
                            for c, structure in zip(candidates, structures)]}

@@ -61,3 +61,31 @@ def test_the_own_task_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
   lines = capsys.readouterr().out.splitlines()
   errors = [float(line.split("validation MSE ")[1].split()[0]) for line in lines]
   assert len(errors) == 2 and all(0.0 < error < 10.0 for error in errors)
+
+
+def _is_program_file(path):  # a program in the paper's syntax, not a Python script
+  code = [line for line in path.read_text(encoding="utf-8").splitlines()
+          if line.strip() and not line.startswith("#")]
+  return bool(code) and code[0].startswith("def train(")
+
+
+RESULT_PROGRAMS = sorted(filter(_is_program_file, (ROOT / "docs" / "results").rglob("*.py")))
+
+
+@pytest.mark.parametrize("path", RESULT_PROGRAMS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_program_in_the_results_parses(path):
+  import dsl  # pylint: disable=import-outside-toplevel
+  dsl.parse(path.read_text(encoding="utf-8"))
+
+
+def test_the_rediscovery_winner_is_the_replayed_simplification():
+  """winner.py is the simplified program at the replay's tuned point, renamed for reading."""
+  import json  # pylint: disable=import-outside-toplevel
+  import dsl  # pylint: disable=import-outside-toplevel
+  folder = ROOT / "docs" / "results" / "rediscovery"
+  replay = json.loads((folder / "winners" / "replay.json").read_text(encoding="utf-8"))
+  tuned = next(row["tuned_program"] for row in replay["rows"]
+               if row["optimizer"].endswith("_simplified"))
+  winner = dsl.parse((folder / "winner.py").read_text(encoding="utf-8"))
+  assert dsl.semantic_hash(winner) == dsl.semantic_hash(dsl.parse(tuned))
+  assert dsl.effective_states(winner) == 0

@@ -37,6 +37,22 @@ def test_program4_keeps_one_state_like_lion():
   assert analysis.analyze(program4).live_states == (1,)  # v, not m
 
 
+@pytest.mark.parametrize("text,states", [
+    # read by the update, never written: zeros for ever, a constant
+    ("def train(w, g, v, lr):\n  d = lr - v\n  u = g * d\n  return u, v\n", 0),
+    # two such states swapped each step: still zeros
+    ("def train(w, g, m, v, lr):\n  d = m + v\n  u = g * d\n  return u, v, m\n", 0),
+    # the state remembers last step's gradient: memory, though no statement assigns it
+    ("def train(w, g, m, lr):\n  u = g * m\n  return u, g\n", 1),
+    # one written, one handed the written one's old value: both memory
+    ("def train(w, g, m, v, lr):\n  m = m + g\n  u = v * g\n  return u, m, m\n", 2),
+])
+def test_a_state_nothing_writes_is_a_constant_not_memory(text, states):
+  program = dsl.parse(text)
+  assert analysis.analyze(program).live_states != ()
+  assert dsl.effective_states(program) == states
+
+
 @pytest.mark.parametrize("name,states", [("adamw", 2), ("lion", 1), ("sgd", 0),
                                          ("sgd_momentum", 1), ("signum", 1)])
 def test_builtin_programs_have_no_redundancy(name, states):
@@ -83,7 +99,7 @@ def test_update_may_be_a_parameter():
   assert dsl.redundant_statements(program) == ()
   program = dsl.parse("def train(w, g, m, lr):\n  x = cosh(g)\n  return m, m\n")
   assert dsl.redundant_statements(program) == (0,)
-  assert dsl.effective_states(program) == 1  # m is read (by the update) and stays zero
+  assert dsl.effective_states(program) == 0  # m is read (by the update) but stays zero: a constant
 
 
 def test_overwritten_before_read_is_redundant():

@@ -1,5 +1,5 @@
-# Best candidate of the funnel of /work/runs/rediscovery_evolution_long (rank 14, program 610309, proxy fitness 0.3598);
-# dropped at lm_sklearn_text_10x (-0.0301 vs tuned AdamW), at its point tuned there: lr=0.07499, schedule=warmup_cosine.
+# Program 610309 (rank 14 by proxy fitness); it did NOT survive the funnel of /work/runs/rediscovery_evolution_long: it went furthest (to the 10x stage) of the candidates; log-ratio to tuned AdamW there -0.0301.
+# At its point tuned on the 10x task: lr=0.07499, schedule=warmup_cosine.
 def train(w, g, m, v, lr):
   v33 = minimum(-0.6546312595223643, v)
   v = clip(v33, lr)
